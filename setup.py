@@ -1,0 +1,5 @@
+"""Setuptools shim; the package metadata lives in setup.cfg."""
+
+import setuptools
+
+setuptools.setup()

@@ -1,0 +1,72 @@
+"""End to end: train_ner on tiny data and a tiny backbone, resume, predict."""
+
+import json
+
+import pytest
+
+from tfllm.cli import predict_ner
+from tfllm.cli import train_ner
+from tiny import SENTENCE_A
+from tiny import SENTENCE_B
+from tiny import TAGS_A
+from tiny import TAGS_B
+from tiny import write_conll
+
+
+@pytest.fixture
+def conll_dir(tmp_path):
+    folder = tmp_path / "conll2003"
+    folder.mkdir()
+    iob1_a = ["I-ORG" if t == "B-ORG" else t.replace("B-", "I-")
+              for t in TAGS_A]
+    train = [(SENTENCE_A, iob1_a), (SENTENCE_B, ["I-PER", "O", "I-LOC", "O"]),
+             (["Lyon", "."], ["I-LOC", "O"]),
+             (["Anna", "Kowalski", "hires", "."], ["I-PER", "I-PER", "O", "O"])]
+    write_conll(folder / "train.txt", train * 4)
+    write_conll(folder / "valid.txt", [(SENTENCE_B, TAGS_B)])
+    return folder
+
+
+def test_train_resume_export_predict(tiny_preset, conll_dir, tmp_path, capsys):
+    args = ["--backbone", str(tiny_preset), "--data-dir", str(conll_dir),
+            "--epochs", "2", "--batch-size", "4", "--learning-rate", "1e-3",
+            "--max-length", "8", "--output-dir", str(tmp_path / "runs"),
+            "--run-name", "tiny", "--export-dir", str(tmp_path / "sm" / "ner"),
+            "--test-file", str(conll_dir / "valid.txt")]
+    run_dir = train_ner.main(args)
+    out = capsys.readouterr().out
+    assert "validation: entity-level, seqeval strict IOB2" in out
+    assert "training tokens/s" in out
+    records = [json.loads(line) for line in
+               (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in records] == [1, 2]
+    assert all(r["train_tokens_per_second"] > 0 for r in records)
+    assert json.loads((run_dir / "labels.json").read_text()) == [
+        "O", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-PER", "I-PER"]
+    for name in ("model.keras", "best.weights.h5", "config.json",
+                 "validation_entity_strict.json", "validation_token.json",
+                 "test_entity_strict.json", "validation_predictions.json"):
+        assert (run_dir / name).is_file(), name
+    assert list((run_dir / "train").iterdir())  # TensorBoard events
+    assert list((run_dir / "validation").iterdir())
+    assert (tmp_path / "sm" / "ner" / "1" / "saved_model.pb").is_file()
+
+    # A second run with more epochs resumes after epoch 2.
+    run_dir = train_ner.main(args[:5] + ["3"] + args[6:] + ["--no-export"])
+    assert "resuming" in capsys.readouterr().out
+    records = [json.loads(line) for line in
+               (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in records] == [1, 2, 3]
+
+    results = predict_ner.main(["--model", str(tmp_path / "sm" / "ner" / "1"),
+                                "--json", "Anna visited Lyon ."])
+    assert results[0]["words"] == ["Anna", "visited", "Lyon", "."]
+    assert len(results[0]["tags"]) == 4
+
+
+def test_malformed_training_file_is_reported(conll_dir, tmp_path):
+    bad = tmp_path / "bad.txt"
+    bad.write_text("Anna B-PER\nvisited\n")
+    with pytest.raises(Exception, match=rf"{bad}:2"):
+        train_ner.main(["--train-file", str(bad), "--data-dir", str(conll_dir),
+                        "--output-dir", str(tmp_path / "runs")])

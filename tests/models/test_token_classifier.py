@@ -1,0 +1,126 @@
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfllm.data.pipeline import encode_token_classification
+from tfllm.data.pipeline import make_dataset
+from tfllm.evaluation.ner_evaluator import predict_tags
+from tfllm.inference.ner import load_token_classifier
+from tfllm.models.token_classifier import TokenClassifier
+from tiny import NER_LABELS
+from tiny import SENTENCE_A
+from tiny import SENTENCE_B
+from tiny import TAGS_A
+from tiny import TAGS_B
+from tiny import tiny_token_classifier
+
+SENTENCES = [SENTENCE_A, SENTENCE_B]
+TAGS = [TAGS_A, TAGS_B]
+
+
+def loss_object():
+    return keras.losses.SparseCategoricalCrossentropy(
+        from_logits=True, reduction="mean_with_sample_weight")
+
+
+def encoded(model, sentences=SENTENCES, tags=TAGS):
+    ids = [[NER_LABELS.index(t) for t in s] for s in tags]
+    return encode_token_classification(model.preprocessor, sentences, ids)
+
+
+def test_output_shape_and_config_round_trip():
+    model = tiny_token_classifier()
+    inputs = {k: tf.ones([2, 7], tf.int32) for k in
+              ("token_ids", "padding_mask", "segment_ids", "casing_ids")}
+    assert model(inputs).shape == (2, 7, len(NER_LABELS))
+    config = model.get_config()
+    assert config["id2label"] == NER_LABELS
+    clone = TokenClassifier.from_config(config)
+    assert clone.id2label == NER_LABELS
+    assert clone.count_params() == model.count_params()
+    assert not model.backbone.pooled_dense.trainable
+
+
+def test_a3_padding_leaves_loss_and_gradients_unchanged():
+    model = tiny_token_classifier()
+    data = encoded(model)
+    x = {k: v.to_tensor() for k, v in data.features.items()}
+    y, w = data.labels.to_tensor(), data.sample_weight.to_tensor()
+
+    def loss_and_grads(pad):
+        xp = {k: tf.pad(v, [[0, 0], [0, pad]]) for k, v in x.items()}
+        yp, wp = tf.pad(y, [[0, 0], [0, pad]]), tf.pad(w, [[0, 0], [0, pad]])
+        with tf.GradientTape() as tape:
+            loss = loss_object()(yp, model(xp, training=False), wp)
+        return loss, tape.gradient(loss, model.trainable_variables)
+
+    loss0, grads0 = loss_and_grads(0)
+    loss10, grads10 = loss_and_grads(10)
+    assert abs(float(loss0) - float(loss10)) < 1e-6
+    for g0, g10 in zip(grads0, grads10):
+        if g0 is not None:
+            np.testing.assert_allclose(
+                tf.convert_to_tensor(g0), tf.convert_to_tensor(g10),
+                atol=1e-6)
+
+
+def test_fit_learns_a_tiny_task():
+    model = tiny_token_classifier()
+    data = encoded(model)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss=loss_object())
+    dataset = make_dataset(data, 2, 16)
+    history = model.fit(dataset, epochs=30, verbose=0)
+    assert history.history["loss"][-1] < 0.1 * history.history["loss"][0]
+    assert predict_tags(model, SENTENCES) == TAGS
+
+
+def test_save_load_keeps_labels_vocabulary_and_predictions(tmp_path):
+    model = tiny_token_classifier(seed=3)
+    before = model.predict_word_logits(
+        tf.ragged.constant(SENTENCES)).flat_values.numpy()
+    model.save(tmp_path / "model.keras")
+    loaded = load_token_classifier(tmp_path)
+    assert loaded.id2label == NER_LABELS
+    assert loaded.preprocessor.sequence_length == 16
+    assert (loaded.preprocessor.tokenizer.get_vocabulary()
+            == model.preprocessor.tokenizer.get_vocabulary())
+    after = loaded.predict_word_logits(
+        tf.ragged.constant(SENTENCES)).flat_values.numpy()
+    np.testing.assert_allclose(before, after, atol=1e-6)
+    with pytest.raises(ValueError, match="differ from the saved id2label"):
+        load_token_classifier(tmp_path, id2label=sorted(NER_LABELS))
+    with pytest.raises(FileNotFoundError):
+        load_token_classifier(tmp_path / "missing")
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "model.keras").write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match="cannot load"):
+        load_token_classifier(tmp_path / "bad")
+
+
+def test_br06_labels_survive_other_hash_seeds(tmp_path):
+    model = tiny_token_classifier(seed=5)
+    model.save(tmp_path / "model.keras")
+    expected = predict_tags(model, SENTENCES)
+    code = (
+        "import sys, json; sys.path.insert(0, 'tests');"
+        "from tfllm.inference.ner import load_token_classifier;"
+        "from tfllm.evaluation.ner_evaluator import predict_tags;"
+        "from tiny import SENTENCE_A, SENTENCE_B;"
+        f"m = load_token_classifier({str(tmp_path)!r});"
+        "print(json.dumps([m.id2label,"
+        " predict_tags(m, [SENTENCE_A, SENTENCE_B])]))")
+    root = os.path.dirname(os.path.dirname(__file__))
+    for seed in ("1", "2"):
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True,
+            check=True, cwd=root,
+            env=dict(os.environ, PYTHONHASHSEED=seed)).stdout
+        import json
+        labels, tags = json.loads(out.strip().splitlines()[-1])
+        assert labels == NER_LABELS
+        assert tags == expected

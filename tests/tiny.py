@@ -1,0 +1,71 @@
+"""Tiny random BERT backbones, vocabularies and data files for tests.
+
+The vocabulary is the one of outside cases BR-01 and BR-04
+(`../shared/cases/OUTSIDE_CASES.md`).
+"""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import keras  # noqa: E402
+import keras_hub  # noqa: E402
+
+VOCAB = (
+    "[PAD] [UNK] [CLS] [SEP] [MASK] zor ##bex hires anna ko ##wal ##ski in "
+    "lyon . yesterday the board of met several investors from and porto "
+    "again visited"
+).split()
+NER_LABELS = ["O", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-PER", "I-PER"]
+
+SENTENCE_A = (
+    "Yesterday the board of Zorbex met several investors from Lyon and "
+    "Porto again ."
+).split()
+TAGS_A = ["O", "O", "O", "O", "B-ORG", "O", "O", "O", "O", "B-LOC", "O",
+          "B-LOC", "O", "O"]
+SENTENCE_B = "Anna visited Lyon .".split()
+TAGS_B = ["B-PER", "O", "B-LOC", "O"]
+
+
+def tiny_tokenizer():
+    return keras_hub.tokenizers.BertTokenizer(vocabulary=VOCAB, lowercase=True)
+
+
+def tiny_backbone(seed=0, hidden_dim=32, max_sequence_length=64):
+    keras.utils.set_random_seed(seed)
+    return keras_hub.models.BertBackbone(
+        vocabulary_size=len(VOCAB),
+        num_layers=2,
+        num_heads=2,
+        hidden_dim=hidden_dim,
+        intermediate_dim=2 * hidden_dim,
+        max_sequence_length=max_sequence_length,
+        dropout=0.0,
+    )
+
+
+def tiny_token_classifier(sequence_length=16, labels=NER_LABELS, seed=0,
+                          casing_features=True, dropout=0.0):
+    from tfllm.models.token_classifier import TokenClassifier
+    from tfllm.preprocessing.token_classification_preprocessor import (
+        TokenClassificationPreprocessor,
+    )
+
+    preprocessor = TokenClassificationPreprocessor(
+        tiny_tokenizer(), sequence_length, casing_features=casing_features
+    )
+    return TokenClassifier(
+        tiny_backbone(seed), labels, preprocessor=preprocessor,
+        dropout=dropout, casing_features=casing_features,
+    )
+
+
+def write_conll(path, sentences, docstart=True):
+    """Writes (words, tags) pairs as a 4-column CoNLL file."""
+    lines = ["-DOCSTART- -X- O O", ""] if docstart else []
+    for words, tags in sentences:
+        lines += [f"{w} NNP I-NP {t}" for w, t in zip(words, tags)] + [""]
+    path.write_text("\n".join(lines) + "\n")
+    return path

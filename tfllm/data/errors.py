@@ -1,0 +1,21 @@
+"""Errors raised by tfllm's data readers."""
+
+
+class DataFormatError(ValueError):
+    """A data file does not have the expected format.
+
+    The message always starts with `path:line:` (1-based line numbers) so a
+    user can jump to the offending line, and says what was expected there.
+
+    Args:
+        path: str. The file that was being read.
+        line: int or None. 1-based line number, or None for whole-file
+            problems (empty file, wrong encoding).
+        message: str. What was found and what was expected.
+    """
+
+    def __init__(self, path, line, message):
+        self.path = str(path)
+        self.line = line
+        where = f"{self.path}:{line}" if line is not None else self.path
+        super().__init__(f"{where}: {message}")

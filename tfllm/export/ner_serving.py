@@ -1,0 +1,170 @@
+"""Raw-text SavedModel export of a `TokenClassifier` for TF Serving.
+
+The `serving_default` signature takes a batch of sentences (`tf.string`,
+`[batch]`, input name `text`), splits each on whitespace into words,
+tokenizes in-graph (tensorflow-text ops), runs the model over sub-token
+windows (so any length works) and returns dense tensors, since TF Serving
+cannot return ragged ones (outside case BR-07). Label names and the
+vocabulary are written to `assets/` as `labels.txt` and `vocab.txt`.
+
+The export loads and runs in a process that imports only TensorFlow and
+tensorflow-text:
+
+```python
+import tensorflow as tf, tensorflow_text  # registers the tokenizer ops
+serve = tf.saved_model.load("saved_models/ner/1").signatures["serving_default"]
+serve(text=tf.constant(["EU rejects German call to boycott British lamb ."]))
+```
+"""
+
+import pathlib
+
+import keras
+import tensorflow as tf
+import tensorflow_text as tf_text
+
+from tfllm.export.entities import decode_entities
+from tfllm.export.entities import label_tables
+from tfllm.utils.atomic import atomic_path
+
+TEXT_SPEC = tf.TensorSpec([None], tf.string, name="text")
+
+
+def split_words(text):
+    """Whitespace word split with UTF-8 byte offsets.
+
+    Args:
+        text: `tf.string` `[batch]`.
+
+    Returns:
+        `(words, starts, ends)`, ragged `[batch, (words)]`; offsets in bytes.
+    """
+    tokenizer = tf_text.WhitespaceTokenizer()
+    words, starts, ends = tokenizer.tokenize_with_offsets(text)
+    return words, starts, ends
+
+
+def _char_offset(text, byte_offset, rows):
+    """Converts byte offsets into Unicode code point offsets."""
+    prefix = tf.strings.substr(
+        tf.gather(text, rows), tf.zeros_like(byte_offset), byte_offset
+    )
+    return tf.strings.length(prefix, unit="UTF8_CHAR")
+
+
+def make_serving_fn(model):
+    """Builds the raw-text serving function of a `TokenClassifier`.
+
+    Args:
+        model: `TokenClassifier` with a preprocessor.
+
+    Returns:
+        A callable `text -> dict` (wrap in `tf.function` with `TEXT_SPEC`):
+        - `words`, `tags`: string `[batch, max_words]`, padded with `""`.
+        - `scores`: float32 `[batch, max_words]`, softmax probability of each
+          tag, padded with 0.
+        - `num_words`, `num_entities`: int32 `[batch]`.
+        - `entity_types`, `entity_texts`: string `[batch, max_entities]`.
+        - `entity_starts`, `entity_ends`: int32 `[batch, max_entities]`,
+          character (Unicode code point) offsets into the input, end
+          exclusive, padded with -1.
+    """
+    id2label = list(model.id2label)
+    _, _, type_names = label_tables(id2label)
+    labels = tf.constant(id2label)
+    types = tf.constant(type_names or [""])
+
+    def serve(text):
+        words, byte_starts, byte_ends = split_words(text)
+        words = words.with_row_splits_dtype(tf.int64)
+        logits = model.predict_word_logits(words)
+        probabilities = tf.nn.softmax(logits.flat_values, axis=-1)
+        tag_ids = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
+        tag_ids = words.with_flat_values(tag_ids)
+        entities = decode_entities(tag_ids, id2label)
+
+        # Entity offsets: bytes of the first and last word, then characters.
+        sentence = tf.cast(entities["start"].value_rowids(), tf.int32)
+        first = entities["start"].flat_values + tf.gather(
+            tf.cast(words.row_starts(), tf.int32), sentence
+        )
+        last = entities["end"].flat_values - 1 + tf.gather(
+            tf.cast(words.row_starts(), tf.int32), sentence
+        )
+        byte_start = tf.gather(byte_starts.flat_values, first)
+        byte_end = tf.gather(byte_ends.flat_values, last)
+        entity_text = tf.strings.substr(
+            tf.gather(text, sentence), byte_start, byte_end - byte_start
+        )
+        char_start = _char_offset(text, byte_start, sentence)
+        char_end = _char_offset(text, byte_end, sentence)
+
+        def dense(values, like, default):
+            return like.with_flat_values(values).to_tensor(default)
+
+        like = entities["start"]
+        return {
+            "words": words.to_tensor(""),
+            "tags": tag_ids.with_flat_values(
+                tf.gather(labels, tag_ids.flat_values)
+            ).to_tensor(""),
+            "scores": tag_ids.with_flat_values(
+                tf.reduce_max(probabilities, axis=-1)
+            ).to_tensor(0.0),
+            "num_words": tf.cast(words.row_lengths(), tf.int32),
+            "entity_types": dense(
+                tf.gather(types, entities["type"].flat_values), like, ""
+            ),
+            "entity_starts": dense(tf.cast(char_start, tf.int32), like, -1),
+            "entity_ends": dense(tf.cast(char_end, tf.int32), like, -1),
+            "entity_texts": dense(entity_text, like, ""),
+            "num_entities": tf.cast(like.row_lengths(), tf.int32),
+        }
+
+    return serve
+
+
+def next_version(export_base):
+    """The next integer version folder under `export_base` (1 if none)."""
+    base = pathlib.Path(export_base)
+    versions = [
+        int(p.name) for p in base.glob("*") if p.is_dir() and p.name.isdigit()
+    ]
+    return max(versions, default=0) + 1
+
+
+def export_ner(model, export_base, version=None):
+    """Writes a TF Serving SavedModel version folder, atomically.
+
+    Args:
+        model: `TokenClassifier` with a preprocessor.
+        export_base: str or path. The model folder TF Serving watches, e.g.
+            `saved_models/ner`; versions are integer subfolders.
+        version: int or None. None means one above the highest existing.
+
+    Returns:
+        `pathlib.Path` of the written version folder.
+
+    Raises:
+        ValueError: the model has no preprocessor.
+    """
+    if model.preprocessor is None:
+        raise ValueError("export_ner needs a model with a preprocessor")
+    version = next_version(export_base) if version is None else int(version)
+    final = pathlib.Path(export_base) / str(version)
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.track(model.preprocessor)
+    archive.add_endpoint(
+        name="serving_default",
+        fn=make_serving_fn(model),
+        input_signature=[TEXT_SPEC],
+    )
+    with atomic_path(final) as temp:
+        archive.write_out(str(temp), verbose=False)
+        assets = temp / "assets"
+        assets.mkdir(exist_ok=True)
+        (assets / "labels.txt").write_text("\n".join(model.id2label) + "\n")
+        vocabulary = model.preprocessor.tokenizer.get_vocabulary()
+        (assets / "vocab.txt").write_text("\n".join(vocabulary) + "\n")
+    return final

@@ -1,0 +1,284 @@
+"""Words to sub-token windows, and word labels to sub-token labels.
+
+This is the one place where tfllm maps words to sub-tokens and back. It runs
+in TensorFlow ops, so the same code prepares training data and runs inside
+the exported serving graph.
+
+Alignment (Devlin et al. 2019, Sec. 5.3; Hugging Face `run_ner`): each word
+is split into sub-tokens by the backbone's own tokenizer; the first sub-token
+of a word carries the word's label and the prediction for the word, the
+other sub-tokens are left out of the loss (or, with `label_all_tokens`, get
+the word's label with `B-X` turned into `I-X`: outside case BR-01).
+
+Long sentences (outside case BR-04): a sentence with more than
+`sequence_length - 2` sub-tokens is cut into overlapping windows of
+`sequence_length - 2` sub-tokens (plus `[CLS]` and `[SEP]`), the stride
+being `sequence_length - 2 - window_overlap`. Every sub-token is *owned* by
+exactly one window, the one in which it sits furthest from the cut edges;
+a word is predicted, and trained, in the window that owns its first
+sub-token. No word is dropped or truncated.
+"""
+
+import keras
+import tensorflow as tf
+
+from tfllm.preprocessing.casing import SPECIAL
+from tfllm.preprocessing.casing import casing_classes
+
+
+def _ceil_div(a, b):
+    return -tf.math.floordiv(-a, b)
+
+
+@keras.saving.register_keras_serializable(package="tfllm")
+class TokenClassificationPreprocessor(keras.layers.Layer):
+    """Turns a batch of word lists into model inputs for token classification.
+
+    Args:
+        tokenizer: `keras_hub.tokenizers.Tokenizer`. The backbone's tokenizer
+            (WordPiece for BERT; it lower-cases when the checkpoint is
+            uncased). It must define `cls_token_id`/`start_token_id`,
+            `sep_token_id`/`end_token_id` and an out-of-vocabulary token.
+        sequence_length: int. Window length in sub-tokens, special tokens
+            included. Defaults to 128. Must be at least 3.
+        window_overlap: int or None. Sub-tokens shared by two consecutive
+            windows of a long sentence. None (default) means
+            `(sequence_length - 2) // 4`. Must be below `sequence_length - 2`.
+        casing_features: bool. Also return `casing_ids`, each sub-token's
+            word casing class (`tfllm.preprocessing.casing`). Default True.
+
+    Call arguments:
+        words: `tf.RaggedTensor` of `tf.string`, `[batch_size, (num_words)]`.
+
+    Returns (from `call`):
+        A dict of ragged and dense tensors, with `num_windows` the total
+        number of windows in the batch (one per sentence that fits):
+        - `token_ids`: int32 `[num_windows, (window_length)]`.
+        - `casing_ids`: int32, same shape (only with `casing_features`).
+        - `window_sentence`: int32 `[num_windows]`, sentence of each window.
+        - `word_window`, `word_position`: int32 `[batch_size, (num_words)]`,
+          the window and the position in it whose output is each word's
+          prediction.
+        - `window_word_index`: int32 `[num_windows, (window_length)]`, the
+          flat word index of each sub-token, -1 on special tokens.
+        - `window_first_piece`, `window_owned`: bool, same shape: the
+          sub-token starts its word / is owned by this window.
+
+    Raises:
+        ValueError: `sequence_length` or `window_overlap` out of range.
+
+    Examples:
+    ```python
+    preprocessor = TokenClassificationPreprocessor(tokenizer, 8)
+    encoding = preprocessor(tf.ragged.constant([["Zorbex", "hires"]]))
+    ```
+    """
+
+    def __init__(
+        self,
+        tokenizer,
+        sequence_length=128,
+        window_overlap=None,
+        casing_features=True,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if sequence_length < 3:
+            raise ValueError(
+                f"sequence_length must be >= 3, got {sequence_length}"
+            )
+        if window_overlap is None:
+            window_overlap = (sequence_length - 2) // 4
+        if not 0 <= window_overlap < sequence_length - 2:
+            raise ValueError(
+                f"window_overlap must be in [0, {sequence_length - 2}) for "
+                f"sequence_length {sequence_length}, got {window_overlap}"
+            )
+        # Keep ragged tf.string inputs as they are (no backend conversion).
+        self._convert_input_args = False
+        self._allow_non_tensor_positional_args = True
+        self.tokenizer = tokenizer
+        self.sequence_length = sequence_length
+        self.window_overlap = window_overlap
+        self.casing_features = casing_features
+        self.built = True  # no weights of its own
+
+    def _special_id(self, *names):
+        for name in names:
+            value = getattr(self.tokenizer, name, None)
+            if value is not None:
+                return int(value)
+        raise ValueError(
+            f"tokenizer {type(self.tokenizer).__name__} has none of {names}"
+        )
+
+    @tf.function(reduce_retracing=True)
+    def _tokenize(self, flat_words):
+        return self.tokenizer(flat_words)
+
+    def _word_pieces(self, flat_words):
+        """Sub-token ids per word; a word with no sub-token gets `[UNK]`."""
+        # KerasHub >= 0.32 tokenizers run a pure-Python path when called
+        # eagerly; inside a tf.function they use their TensorFlow ops, which
+        # is what this layer (and the serving graph) needs.
+        pieces = self._tokenize(flat_words)
+        if not isinstance(pieces, tf.RaggedTensor):
+            pieces = tf.RaggedTensor.from_tensor(pieces)
+        pieces = tf.cast(pieces, tf.int32)
+        oov = self.tokenizer.token_to_id(
+            getattr(self.tokenizer, "oov_token", "[UNK]")
+        )
+        lengths = pieces.row_lengths()
+        unk = tf.RaggedTensor.from_row_lengths(
+            tf.fill(tf.shape(lengths), tf.constant(oov, tf.int32)),
+            tf.ones_like(lengths),
+        )
+        padded = tf.concat([pieces, unk], axis=1)
+        positions = tf.ragged.range(padded.row_lengths())
+        keep = (positions < tf.expand_dims(lengths, 1)) | tf.expand_dims(
+            lengths == 0, 1
+        )
+        return tf.ragged.boolean_mask(padded, keep)
+
+    def call(self, words):
+        if not isinstance(words, tf.RaggedTensor):
+            words = tf.RaggedTensor.from_tensor(words)
+        words = words.with_row_splits_dtype(tf.int64)
+        length = self.sequence_length - 2  # sub-tokens per window
+        stride = length - self.window_overlap
+        half = self.window_overlap // 2
+
+        # === Sub-tokens of every word, flattened over the batch ===
+        flat_words = words.flat_values
+        pieces = self._word_pieces(flat_words)  # [W, (P)]
+        piece_counts = tf.cast(pieces.row_lengths(), tf.int32)
+        tokens = pieces.flat_values  # [T]
+        num_words = tf.shape(flat_words)[0]
+        token_word = tf.repeat(tf.range(num_words), piece_counts)  # [T]
+        token_first = tf.ragged.range(piece_counts).flat_values == 0  # [T]
+
+        # === Sentences as sub-token sequences ===
+        word_sentence = tf.cast(words.value_rowids(), tf.int32)  # [W]
+        batch_size = tf.cast(words.nrows(), tf.int32)
+        sentence_tokens = tf.math.unsorted_segment_sum(
+            piece_counts, word_sentence, batch_size
+        )  # [B]
+        sentence_start = tf.cumsum(sentence_tokens, exclusive=True)  # [B]
+
+        # === Windows ===
+        num_windows = 1 + _ceil_div(
+            tf.maximum(sentence_tokens - length, 0), stride
+        )  # [B]
+        local_window = tf.ragged.range(num_windows)  # [B, (windows)]
+        window_sentence = tf.cast(local_window.value_rowids(), tf.int32)
+        window_local = local_window.flat_values  # [NW]
+        window_offset = window_local * stride  # start in its sentence
+        window_length = tf.minimum(
+            length, tf.gather(sentence_tokens, window_sentence) - window_offset
+        )
+        global_start = tf.gather(sentence_start, window_sentence)
+        global_start += window_offset
+        token_index = tf.ragged.range(
+            global_start, global_start + window_length
+        )  # [NW, (len)]
+        position = token_index - tf.expand_dims(global_start, 1)
+        position += tf.expand_dims(window_offset, 1)  # position in sentence
+        last_window = tf.gather(num_windows, window_sentence) - 1
+        owner = tf.minimum(
+            tf.maximum(tf.math.floordiv(position - half, stride), 0),
+            tf.expand_dims(last_window, 1),
+        )
+        owned = tf.equal(owner, tf.expand_dims(window_local, 1))
+
+        def with_specials(values, start_value, end_value):
+            rows = tf.shape(window_local)[:1]
+            ones = tf.ones(tf.concat([rows, [1]], 0), values.dtype)
+            start = tf.RaggedTensor.from_tensor(ones * start_value)
+            end = tf.RaggedTensor.from_tensor(ones * end_value)
+            return tf.concat([start, values, end], axis=1)
+
+        cls_id = self._special_id("cls_token_id", "start_token_id")
+        sep_id = self._special_id("sep_token_id", "end_token_id")
+        window_tokens = tf.gather(tokens, token_index)
+        window_word = tf.gather(token_word, token_index)
+        outputs = {
+            "token_ids": with_specials(window_tokens, cls_id, sep_id),
+            "window_sentence": window_sentence,
+            "window_word_index": with_specials(window_word, -1, -1),
+            "window_first_piece": with_specials(
+                tf.gather(token_first, token_index), False, False
+            ),
+            "window_owned": with_specials(owned, False, False),
+        }
+        if self.casing_features:
+            word_casing = casing_classes(flat_words)
+            outputs["casing_ids"] = with_specials(
+                tf.gather(word_casing, window_word), SPECIAL, SPECIAL
+            )
+
+        # === Where each word's prediction is read ===
+        word_token = tf.cumsum(piece_counts, exclusive=True)  # first piece
+        word_position = word_token - tf.gather(sentence_start, word_sentence)
+        word_owner = tf.clip_by_value(
+            tf.math.floordiv(word_position - half, stride),
+            0,
+            tf.gather(num_windows, word_sentence) - 1,
+        )
+        window_row_start = tf.cast(local_window.row_starts(), tf.int32)
+        word_window = tf.gather(window_row_start, word_sentence) + word_owner
+        position_in_window = word_position - word_owner * stride + 1
+        outputs["word_window"] = words.with_flat_values(word_window)
+        outputs["word_position"] = words.with_flat_values(position_in_window)
+        return outputs
+
+    def align_labels(self, encoding, word_labels, inside_ids=None):
+        """Sub-token labels and loss weights for the windows of `encoding`.
+
+        Args:
+            encoding: dict returned by `call` for the same batch.
+            word_labels: int32 `tf.RaggedTensor` `[batch_size, (num_words)]`.
+            inside_ids: None, or int list mapping each label id to the id for
+                continuation sub-tokens (`tagging.inside_label_ids`). When
+                given, every owned sub-token is labelled (`label_all_tokens`);
+                otherwise only the first sub-token of each word.
+
+        Returns:
+            `(labels, sample_weight)`: int32 and float32 ragged tensors,
+            `[num_windows, (window_length)]`. Unlabelled positions have label
+            0 and weight 0.
+        """
+        flat_labels = tf.cast(word_labels.flat_values, tf.int32)
+        word_index = encoding["window_word_index"]
+        labels = tf.gather(flat_labels, tf.maximum(word_index, 0))
+        owned = encoding["window_owned"]
+        if inside_ids is None:
+            labelled = owned & encoding["window_first_piece"]
+        else:
+            inside = tf.gather(tf.constant(inside_ids, tf.int32), labels)
+            labels = tf.where(encoding["window_first_piece"], labels, inside)
+            labelled = owned & (word_index >= 0)
+        labels = tf.where(labelled, labels, tf.zeros_like(labels))
+        return labels, tf.cast(labelled, tf.float32)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "tokenizer": keras.saving.serialize_keras_object(
+                    self.tokenizer
+                ),
+                "sequence_length": self.sequence_length,
+                "window_overlap": self.window_overlap,
+                "casing_features": self.casing_features,
+            }
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if isinstance(config["tokenizer"], dict):
+            config["tokenizer"] = keras.saving.deserialize_keras_object(
+                config["tokenizer"]
+            )
+        return cls(**config)
