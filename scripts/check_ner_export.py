@@ -55,6 +55,9 @@ def main():
         f1[name] = f1_score(data["gold"], tags, mode="strict", scheme=IOB2)
         print(f"{name} entity F1 (seqeval strict IOB2): {f1[name]:.4f}")
     print(f"sentences with identical tags: {same}/{len(served)}")
+    print(json.dumps({"served_f1": f1["served"],
+                      "in_memory_f1": f1["in-memory"],
+                      "identical_sentences": same, "sentences": len(served)}))
 
 
 if __name__ == "__main__":

@@ -98,6 +98,7 @@ print(json.dumps({{
     "tfllm": [m for m in sys.modules if m.startswith("tfllm")],
     "num_words": out["num_words"].numpy().tolist(),
     "tags": [[t.decode() for t in row] for row in out["tags"].numpy()],
+    "scores": out["scores"].numpy().tolist(),
     "dtypes": {{k: v.dtype.name for k, v in out.items()}},
 }}))
 """
@@ -112,6 +113,12 @@ print(json.dumps({{
     expected = predict_tags(model, [s.split() for s in sentences])
     served = [row[:n] for row, n in zip(data["tags"], data["num_words"])]
     assert served == expected
+    logits = model.predict_word_logits(
+        tf.ragged.constant([s.split() for s in sentences], dtype=tf.string))
+    probabilities = tf.nn.softmax(logits, axis=-1)
+    in_memory = tf.reduce_max(probabilities, axis=-1).to_list()
+    for row, n, scores in zip(data["scores"], data["num_words"], in_memory):
+        np.testing.assert_allclose(row[:n], scores, atol=1e-5)
     assert data["dtypes"]["scores"] == "float32"
     assert data["dtypes"]["entity_starts"] == "int32"
 

@@ -158,3 +158,17 @@ def test_config_round_trip(tokenizer):
     # The vocabulary is an asset: it travels in .keras files (see
     # tests/models/test_token_classifier.py), not in the config.
     assert clone.get_config() == preprocessor.get_config()
+
+
+def test_br01_word_labels_come_from_first_pieces(tokenizer):
+    preprocessor = TokenClassificationPreprocessor(tokenizer, 16)
+    encoding = encode(preprocessor, [BR01_WORDS])
+    # Token-level predictions with noise on the continuation pieces.
+    token_tags = ["O", "B-ORG", "I-ORG", "O", "B-PER", "I-PER", "B-PER", "O",
+                  "O", "B-LOC", "O", "O", "O", "O", "O", "O"]
+    logits = tf.one_hot([label_ids(token_tags)], len(NER_LABELS))
+    index = tf.stack([encoding["word_window"].flat_values,
+                      encoding["word_position"].flat_values], axis=1)
+    words = tf.argmax(tf.gather_nd(logits, index), -1).numpy()
+    assert [NER_LABELS[i] for i in words] == [
+        "B-ORG", "O", "B-PER", "I-PER", "O", "B-LOC", "O"]

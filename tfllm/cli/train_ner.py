@@ -7,7 +7,11 @@ valid.txt), then a raw-text SavedModel in `saved_models/ner/<version>/`.
 import dataclasses
 import datetime
 import json
+import os
 import pathlib
+import platform
+import resource
+import time
 from typing import Optional
 
 import keras
@@ -106,7 +110,34 @@ def report_split(model, sentences, name, run_dir):
     return result
 
 
+def write_summary(run_dir, final, history, encoded, start):
+    """Writes and prints `summary.json`: the figures a benchmark quotes."""
+    epochs = [r for r in history if "epoch_seconds" in r]
+    summary = {
+        "validation_entity_f1_strict": final["f1"],
+        "epochs_this_process": len(epochs),
+        "training_subtokens_per_epoch": encoded.num_tokens,
+        "mean_training_tokens_per_second": (
+            sum(r["train_tokens_per_second"] for r in epochs) / len(epochs)
+            if epochs else None),
+        "mean_seconds_per_epoch": (
+            sum(r["epoch_seconds"] for r in epochs) / len(epochs)
+            if epochs else None),
+        "peak_memory_mib": resource.getrusage(
+            resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "wall_seconds": time.perf_counter() - start,
+        "machine": f"{platform.machine()}, {platform.processor() or '?'}, "
+                   f"{os.cpu_count()} CPUs",
+        "date": datetime.date.today().isoformat(),
+    }
+    (pathlib.Path(run_dir) / "summary.json").write_text(
+        json.dumps(summary, indent=2) + "\n")
+    print("summary:", json.dumps(summary))
+    return summary
+
+
 def main(argv=None):
+    start = time.perf_counter()
     config, training = parse_dataclasses(
         [NerConfig, TrainingConfig], argv, description=__doc__
     )
@@ -147,16 +178,17 @@ def main(argv=None):
 
     loss = keras.losses.SparseCategoricalCrossentropy(
         from_logits=True, reduction="mean_with_sample_weight")
-    model, _ = train(model, encoded, training, run_dir, evaluate,
-                     "entity_f1", loss)
+    model, history = train(model, encoded, training, run_dir, evaluate,
+                           "entity_f1", loss)
     model.save(run_dir / "model.keras")
-    report_split(model, validation, "validation", run_dir)
+    final = report_split(model, validation, "validation", run_dir)
     if "test" in data:
         encode_tags(data["test"], id2label)
         report_split(model, data["test"], "test", run_dir)
     if config.export:
         path = export_ner(model, config.export_dir)
         print(f"exported the serving SavedModel to {path}")
+    write_summary(run_dir, final, history, encoded, start)
     print(f"run folder: {run_dir} (tensorboard --logdir {config.output_dir})")
     return run_dir
 

@@ -10,7 +10,6 @@ NO_DECAY_NAMES = ("bias", "gamma", "beta")
 
 
 def make_adamw(
-    model,
     learning_rate,
     total_steps,
     warmup_ratio=0.1,
@@ -20,8 +19,6 @@ def make_adamw(
     """AdamW with linear warmup and decay, decoupled weight decay, clipping.
 
     Args:
-        model: `keras.Model`, built. Its bias and LayerNorm variables are
-            excluded from weight decay.
         learning_rate: float. Peak learning rate.
         total_steps: int. Optimizer updates in the whole run.
         warmup_ratio: float in [0, 1). Fraction of updates spent warming up.
@@ -29,7 +26,9 @@ def make_adamw(
         max_grad_norm: float or None. Global gradient-norm clip.
 
     Returns:
-        `keras.optimizers.AdamW`.
+        `keras.optimizers.AdamW`; variables whose name contains `bias`,
+        `gamma` or `beta` (Dense biases, LayerNorm scale and offset) get no
+        weight decay.
     """
     warmup_steps = int(round(warmup_ratio * total_steps))
     schedule = WarmupLinearDecay(

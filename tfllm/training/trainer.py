@@ -78,7 +78,6 @@ def train(model, encoded, config, run_dir, evaluate_fn, monitor, loss):
     else:
         model.compile(
             optimizer=make_adamw(
-                model,
                 config.learning_rate,
                 total_steps,
                 config.warmup_ratio,
