@@ -11,6 +11,7 @@ from tiny import SENTENCE_B
 from tiny import TAGS_A
 from tiny import TAGS_B
 from tiny import write_conll
+from training.test_callbacks import summary_tags
 
 
 @pytest.fixture
@@ -47,8 +48,14 @@ def test_train_resume_export_predict(tiny_preset, conll_dir, tmp_path, capsys):
                  "validation_entity_strict.json", "validation_token.json",
                  "test_entity_strict.json", "validation_predictions.json"):
         assert (run_dir / name).is_file(), name
-    assert list((run_dir / "train").iterdir())  # TensorBoard events
-    assert list((run_dir / "validation").iterdir())
+    train_tags = summary_tags(run_dir / "train")  # TensorBoard scalars
+    for tag in ("epoch_loss", "epoch_learning_rate",
+                "epoch_train_tokens_per_second"):
+        assert train_tags[tag] >= 1, tag
+    assert summary_tags(run_dir / "validation")["epoch_entity_f1"] == 2
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["peak_memory_mib"] > 0
+    assert summary["epochs_this_process"] == 2
     assert (tmp_path / "sm" / "ner" / "1" / "saved_model.pb").is_file()
 
     # A second run with more epochs resumes after epoch 2.

@@ -5,6 +5,7 @@ import pathlib
 import time
 
 import keras
+import tensorflow as tf
 
 from tfllm.utils.atomic import atomic_path
 
@@ -100,6 +101,21 @@ class EpochEvaluation(keras.callbacks.Callback):
         best = self.run_dir / BEST_WEIGHTS
         if best.is_file():
             self.model.load_weights(best)
+
+
+class TensorBoard(keras.callbacks.TensorBoard):
+    """Keras' TensorBoard callback, with epoch scalars that are never lost.
+
+    With an integer `update_freq`, Keras 3.15 writes epoch-level scalars
+    inside the batch-level `record_if(step % update_freq == 0)` context, so
+    they are dropped unless the epoch ends on such a step: a run with 444
+    steps per epoch and `update_freq=50` logged no `epoch_*` scalar at all.
+    This subclass records them unconditionally; everything else is Keras'.
+    """
+
+    def _log_epoch_metrics(self, epoch, logs):
+        with tf.summary.record_if(True):
+            super()._log_epoch_metrics(epoch, logs)
 
 
 def resume_state(run_dir):

@@ -16,6 +16,7 @@ import keras
 from tfllm.data.pipeline import make_dataset
 from tfllm.data.pipeline import steps_per_epoch
 from tfllm.training.callbacks import EpochEvaluation
+from tfllm.training.callbacks import TensorBoard
 from tfllm.training.callbacks import resume_state
 from tfllm.training.optimizers import make_adamw
 
@@ -94,7 +95,7 @@ def train(model, encoded, config, run_dir, evaluate_fn, monitor, loss):
     evaluation = EpochEvaluation(
         run_dir, evaluate_fn, monitor, encoded.num_tokens
     )
-    tensorboard = keras.callbacks.TensorBoard(
+    tensorboard = TensorBoard(
         log_dir=str(run_dir), update_freq=50, write_graph=False
     )
     (run_dir / "training_config.json").write_text(
