@@ -77,3 +77,23 @@ def test_malformed_training_file_is_reported(conll_dir, tmp_path):
     with pytest.raises(Exception, match=rf"{bad}:2"):
         train_ner.main(["--train-file", str(bad), "--data-dir", str(conll_dir),
                         "--output-dir", str(tmp_path / "runs")])
+
+
+@pytest.mark.parametrize("precision", ["mixed_float16", "mixed_bfloat16"])
+def test_mixed_precision_xla_mirrored_run(tiny_preset, conll_dir, tmp_path,
+                                          precision):
+    import keras
+    import math
+
+    try:
+        run_dir = train_ner.main([
+            "--backbone", str(tiny_preset), "--data-dir", str(conll_dir),
+            "--epochs", "1", "--batch-size", "4", "--max-length", "8",
+            "--precision", precision, "--jit-compile", "--strategy",
+            "mirrored", "--output-dir", str(tmp_path / "runs"),
+            "--run-name", "mixed", "--no-export"])
+    finally:
+        keras.mixed_precision.set_dtype_policy("float32")
+    record = json.loads((run_dir / "metrics.jsonl").read_text())
+    assert math.isfinite(record["loss"])
+    assert 0.0 <= record["val_entity_f1"] <= 1.0

@@ -46,3 +46,12 @@ def test_seed_repeats_the_order(tokenizer):
 
     assert first_ids(3) == first_ids(3)
     assert first_ids(3) != first_ids(4)
+
+
+def test_pad_to_bucket_boundary_bounds_the_shapes(tokenizer):
+    preprocessor = TokenClassificationPreprocessor(tokenizer, 40)
+    encoded = encode_token_classification(preprocessor, *sentences(80))
+    dataset = make_dataset(encoded, 8, 40, pad_to_bucket_boundary=True)
+    widths = {int(b[0]["token_ids"].shape[1]) for b in dataset}
+    assert widths <= {15, 31, 40}
+    assert sum(int(b[1].shape[0]) for b in dataset) == encoded.num_windows

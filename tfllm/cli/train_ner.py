@@ -11,6 +11,7 @@ import os
 import pathlib
 import platform
 import resource
+import tempfile
 import time
 from typing import Optional
 
@@ -27,6 +28,9 @@ from tfllm.evaluation.ner_evaluator import evaluate_ner
 from tfllm.evaluation.ner_metrics import format_report
 from tfllm.export.ner_serving import export_ner
 from tfllm.models.token_classifier import build_token_classifier
+from tfllm.training.distribute import is_chief
+from tfllm.training.distribute import make_strategy
+from tfllm.training.precision import set_precision
 from tfllm.training.trainer import TrainingConfig
 from tfllm.training.trainer import train
 
@@ -141,10 +145,15 @@ def main(argv=None):
     config, training = parse_dataclasses(
         [NerConfig, TrainingConfig], argv, description=__doc__
     )
+    strategy = make_strategy(training.strategy)
+    set_precision(training.precision)
     keras.utils.set_random_seed(training.seed)
     run_name = config.run_name or datetime.datetime.now().strftime(
         "ner-%Y%m%d-%H%M%S")
     run_dir = pathlib.Path(config.output_dir) / run_name
+    if not is_chief():  # only the chief writes the run folder and exports
+        run_dir = pathlib.Path(tempfile.mkdtemp(prefix="tfllm-worker-"))
+        config.export = False
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.json").write_text(json.dumps(
         dataclasses.asdict(config), indent=2) + "\n")
@@ -156,10 +165,11 @@ def main(argv=None):
     print(f"{len(data['train'])} training / {len(data['validation'])} "
           f"validation sentences; labels {id2label}")
 
-    model = build_token_classifier(
-        config.backbone, id2label, config.max_length, config.window_overlap,
-        config.casing_features, config.dropout,
-    )
+    with strategy.scope():
+        model = build_token_classifier(
+            config.backbone, id2label, config.max_length,
+            config.window_overlap, config.casing_features, config.dropout,
+        )
     encoded = encode_token_classification(
         model.preprocessor,
         [s.words for s in data["train"]],
@@ -178,8 +188,9 @@ def main(argv=None):
 
     loss = keras.losses.SparseCategoricalCrossentropy(
         from_logits=True, reduction="mean_with_sample_weight")
-    model, history = train(model, encoded, training, run_dir, evaluate,
-                           "entity_f1", loss)
+    with strategy.scope():
+        model, history = train(model, encoded, training, run_dir, evaluate,
+                               "entity_f1", loss)
     model.save(run_dir / "model.keras")
     final = report_split(model, validation, "validation", run_dir)
     if "test" in data:

@@ -126,7 +126,8 @@ def _dense_element(*element):
 
 
 def make_dataset(
-    encoded, batch_size, max_length, shuffle=False, seed=None, repeat=False
+    encoded, batch_size, max_length, shuffle=False, seed=None, repeat=False,
+    pad_to_bucket_boundary=False,
 ):
     """Builds the `tf.data` pipeline over encoded windows.
 
@@ -137,6 +138,9 @@ def make_dataset(
         shuffle: bool. Reshuffle every epoch (seeded).
         seed: int or None. Shuffle seed; a fixed seed repeats the order.
         repeat: bool. Repeat forever (for `fit` with `steps_per_epoch`).
+        pad_to_bucket_boundary: bool. Pad each batch to its bucket's upper
+            bound instead of its longest sequence, so sequence lengths take
+            only `len(bucket_boundaries) + 1` values (for XLA).
 
     Returns:
         `tf.data.Dataset` of `(features, labels, sample_weight)` with dense,
@@ -150,10 +154,13 @@ def make_dataset(
             encoded.num_windows, seed=seed, reshuffle_each_iteration=True
         )
     boundaries = bucket_boundaries(max_length)
+    if pad_to_bucket_boundary:  # the last bucket then pads to max_length
+        boundaries = boundaries + [max_length + 1]
     dataset = dataset.bucket_by_sequence_length(
         element_length_func=lambda x, y, w: tf.shape(y)[0],
         bucket_boundaries=boundaries,
         bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
+        pad_to_bucket_boundary=pad_to_bucket_boundary,
     )
     if repeat:
         dataset = dataset.repeat()

@@ -33,7 +33,13 @@ class TrainingConfig:
         weight_decay: float. Decoupled weight decay (not on biases/LayerNorm).
         max_grad_norm: float. Global gradient-norm clip.
         seed: int. Seeds weights of new layers, dropout and shuffling.
-        jit_compile: bool. Compile the train step with XLA.
+        jit_compile: bool. Compile the train step with XLA; batches are then
+            padded to their length bucket's upper bound, so only a few
+            shapes are compiled.
+        precision: str. `fp32`, `mixed_float16` or `mixed_bfloat16`
+            (`tfllm.training.precision`).
+        strategy: str. `auto`, `one_device`, `mirrored` or `multi_worker`
+            (`tfllm.training.distribute`).
     """
 
     epochs: int = 5
@@ -44,6 +50,8 @@ class TrainingConfig:
     max_grad_norm: float = 1.0
     seed: int = 42
     jit_compile: bool = False
+    precision: str = "fp32"
+    strategy: str = "auto"
 
 
 def train(model, encoded, config, run_dir, evaluate_fn, monitor, loss):
@@ -91,6 +99,7 @@ def train(model, encoded, config, run_dir, evaluate_fn, monitor, loss):
     dataset = make_dataset(
         encoded, config.batch_size, max_length, shuffle=True,
         seed=config.seed, repeat=True,
+        pad_to_bucket_boundary=config.jit_compile,
     )
     evaluation = EpochEvaluation(
         run_dir, evaluate_fn, monitor, encoded.num_tokens
