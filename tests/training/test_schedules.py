@@ -17,6 +17,10 @@ def test_br16_learning_rate_per_update():
     rates = [float(schedule(step)) for step in range(10)]  # iterations 0..9
     np.testing.assert_allclose(rates, TABLE, atol=1e-6)
     assert float(schedule(20)) == 0.0
+    per_update = WarmupLinearDecay(0.1, 4, 10, steps_per_update=3)
+    np.testing.assert_allclose(
+        [float(per_update(micro)) for micro in range(30)],
+        np.repeat(TABLE, 3), atol=1e-6)
     with pytest.raises(ValueError, match="warmup_steps < total_steps"):
         WarmupLinearDecay(0.1, 10, 10)
 

@@ -186,8 +186,10 @@ def main(argv=None):
         return {"entity_f1": result["f1"]}, {
             k: result[k] for k in ("entity_strict", "entity_conlleval")}
 
+    # Sum over tokens; the pipeline's weights turn it into the token mean
+    # of each optimizer update (see tfllm.data.pipeline.normalize_weights).
     loss = keras.losses.SparseCategoricalCrossentropy(
-        from_logits=True, reduction="mean_with_sample_weight")
+        from_logits=True, reduction="sum")
     with strategy.scope():
         model, history = train(model, encoded, training, run_dir, evaluate,
                                "entity_f1", loss)

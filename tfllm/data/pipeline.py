@@ -125,9 +125,44 @@ def _dense_element(*element):
     return tf.nest.map_structure(dense, element)
 
 
+def normalize_weights(dataset, accumulation_steps=1):
+    """Rescales sample weights so a `"sum"` loss is the exact token mean.
+
+    Each group of `accumulation_steps` consecutive global batches (one
+    optimizer update) gets weights `w * accumulation_steps / W`, with `W` the
+    sum of the group's weights. A loss object with `reduction="sum"` (which
+    Keras does not divide by the replica count) then gives, after
+    `tf.distribute` sums the replicas' gradients and the optimizer averages
+    the accumulated micro-batches, exactly the gradient of the mean loss
+    over every labelled token of the update, however the tokens fall into
+    micro-batches and replicas. Per micro-batch or per replica means would
+    weigh a token by the size of its batch instead.
+
+    Args:
+        dataset: `tf.data.Dataset` of `(features, labels, sample_weight)`
+            global batches.
+        accumulation_steps: int. Micro-batches per optimizer update.
+
+    Returns:
+        `tf.data.Dataset` with the same structure and rescaled weights.
+    """
+    scale = float(accumulation_steps)
+
+    def rescale_group(x, y, w):
+        total = w.reduce(
+            tf.constant(0.0), lambda acc, batch: acc + tf.reduce_sum(batch)
+        )
+        factor = scale / tf.maximum(total, 1e-9)
+        return tf.data.Dataset.zip((x, y, w)).map(
+            lambda a, b, c: (a, b, c * factor)
+        )
+
+    return dataset.window(accumulation_steps).flat_map(rescale_group)
+
+
 def make_dataset(
     encoded, batch_size, max_length, shuffle=False, seed=None, repeat=False,
-    pad_to_bucket_boundary=False,
+    pad_to_bucket_boundary=False, accumulation_steps=None,
 ):
     """Builds the `tf.data` pipeline over encoded windows.
 
@@ -141,6 +176,8 @@ def make_dataset(
         pad_to_bucket_boundary: bool. Pad each batch to its bucket's upper
             bound instead of its longest sequence, so sequence lengths take
             only `len(bucket_boundaries) + 1` values (for XLA).
+        accumulation_steps: None, or micro-batches per update to apply
+            `normalize_weights` (for a loss with `reduction="sum"`).
 
     Returns:
         `tf.data.Dataset` of `(features, labels, sample_weight)` with dense,
@@ -164,4 +201,6 @@ def make_dataset(
     )
     if repeat:
         dataset = dataset.repeat()
+    if accumulation_steps is not None:
+        dataset = normalize_weights(dataset, accumulation_steps)
     return dataset.prefetch(tf.data.AUTOTUNE)

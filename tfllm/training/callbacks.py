@@ -1,6 +1,7 @@
 """Callbacks of the training loop: evaluation, best epoch, resume, speed."""
 
 import json
+import math
 import pathlib
 import time
 
@@ -10,8 +11,8 @@ import tensorflow as tf
 from tfllm.utils.atomic import atomic_path
 
 BEST_WEIGHTS = "best.weights.h5"
-LAST_CHECKPOINT = "checkpoint/last.keras"
-TRAINING_STATE = "checkpoint/state.json"
+CHECKPOINT_DIR = "checkpoint"
+CHECKPOINT_STATE = "checkpoint/state.json"
 
 
 def _write_json(path, data):
@@ -20,14 +21,14 @@ def _write_json(path, data):
 
 
 class EpochEvaluation(keras.callbacks.Callback):
-    """Evaluates after every epoch, keeps the best epoch, writes checkpoints.
+    """Evaluates after every epoch and keeps the best epoch's weights.
 
     At each epoch end it measures training throughput, calls `evaluate_fn`,
-    adds `val_<name>` scalars to the epoch logs (so Keras' TensorBoard
-    callback, placed after this one, writes them), appends a line to
-    `metrics.jsonl`, saves the best weights by `monitor` (higher is better)
-    and a resumable checkpoint of model and optimizer. At train end the best
-    weights are restored.
+    adds `val_<name>` scalars to the epoch logs (so the TensorBoard callback,
+    placed after this one, writes them), appends a line to `metrics.jsonl`
+    and saves the best weights by `monitor` (higher is better). With
+    `patience`, training stops after that many epochs without improvement
+    (early stopping); the trainer then restores the best weights.
 
     Args:
         run_dir: str or path. The run folder.
@@ -37,35 +38,44 @@ class EpochEvaluation(keras.callbacks.Callback):
         monitor: str. The scalar that picks the best epoch.
         tokens_per_epoch: int. Non-padding training sub-tokens per epoch,
             for the tokens/s figure.
+        patience: int. Epochs without improvement before stopping; 0 never
+            stops early.
     """
 
-    def __init__(self, run_dir, evaluate_fn, monitor, tokens_per_epoch):
+    def __init__(self, run_dir, evaluate_fn, monitor, tokens_per_epoch,
+                 patience=0):
         super().__init__()
         self.run_dir = pathlib.Path(run_dir)
         self.evaluate_fn = evaluate_fn
         self.monitor = monitor
         self.tokens_per_epoch = tokens_per_epoch
+        self.patience = patience
         self.best = None
         self.best_epoch = None
         self.history = []
-
-    def on_train_begin(self, logs=None):
         best_file = self.run_dir / "best.json"
         if best_file.is_file():  # resumed run
             best = json.loads(best_file.read_text())
-            self.best, self.best_epoch = best[self.monitor], best["epoch"]
+            self.best, self.best_epoch = best[monitor], best["epoch"]
 
     def on_epoch_begin(self, epoch, logs=None):
         self._start = time.perf_counter()
 
+    def set_partial_epoch(self, fraction):
+        """The next epoch runs only `fraction` of its steps (resumed run)."""
+        self._partial = fraction
+
     def on_epoch_end(self, epoch, logs=None):
         logs = logs if logs is not None else {}
         seconds = time.perf_counter() - self._start
-        optimizer = self.model.optimizer
+        fraction = getattr(self, "_partial", 1.0)
+        self._partial = 1.0
         logs["epoch_seconds"] = seconds
-        logs["train_tokens_per_second"] = self.tokens_per_epoch / seconds
+        logs["train_tokens_per_second"] = (
+            self.tokens_per_epoch * fraction / seconds
+        )
         logs["learning_rate"] = float(
-            keras.ops.convert_to_numpy(optimizer.learning_rate)
+            keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)
         )
         start = time.perf_counter()
         scalars, details = self.evaluate_fn(self.model)
@@ -87,20 +97,80 @@ class EpochEvaluation(keras.callbacks.Callback):
                 self.run_dir / "best.json",
                 {"epoch": self.best_epoch, self.monitor: value},
             )
-        with atomic_path(self.run_dir / LAST_CHECKPOINT) as temp:
-            self.model.save(temp)
-        _write_json(self.run_dir / TRAINING_STATE, {"epochs_done": epoch + 1})
         print(
             f"epoch {epoch + 1}: validation {self.monitor} {value:.4f} "
             f"(best {self.best:.4f} at epoch {self.best_epoch}); "
             f"{logs['train_tokens_per_second']:.0f} training tokens/s, "
             f"{seconds:.0f} s training, {eval_seconds:.0f} s evaluation"
         )
+        if self.patience and epoch + 1 - self.best_epoch >= self.patience:
+            print(f"early stopping: no improvement for {self.patience} epochs")
+            self.model.stop_training = True
 
-    def on_train_end(self, logs=None):
-        best = self.run_dir / BEST_WEIGHTS
-        if best.is_file():
-            self.model.load_weights(best)
+
+class NonFiniteLossError(FloatingPointError):
+    """Training stopped because the loss became NaN or infinite."""
+
+
+class StepCheckpoint(keras.callbacks.Callback):
+    """Resumable checkpoints of model and optimizer every N steps.
+
+    Each checkpoint is a `.keras` file (weights, optimizer variables with the
+    step counter and the moments, dropout RNG state) written aside and
+    renamed, then `checkpoint/state.json` is replaced to point at it, so a
+    run killed at any moment leaves a complete checkpoint. The last `keep`
+    files are kept. A step whose loss is not finite stops training, and no
+    checkpoint is written from then on: the last good one stays.
+
+    Args:
+        run_dir: str or path.
+        every_steps: int. Checkpoint period in training steps (batches);
+            every epoch end is a checkpoint too.
+        keep: int. Checkpoint files kept.
+        initial_step: int. Global step at the start (resumed run).
+    """
+
+    def __init__(self, run_dir, every_steps, keep=2, initial_step=0):
+        super().__init__()
+        self.folder = pathlib.Path(run_dir) / CHECKPOINT_DIR
+        self.every_steps = every_steps
+        self.keep = max(1, keep)
+        self.step = initial_step
+        self.epochs_done = 0
+        self.failure = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epochs_done = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.step += 1
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            self.failure = (
+                f"loss is {float(loss)} at step {self.step}; training stopped"
+                f" and the last good checkpoint in {self.folder} was kept"
+            )
+            self.model.stop_training = True
+            return
+        if self.every_steps and self.step % self.every_steps == 0:
+            self.save()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epochs_done = epoch + 1
+        if self.failure is None:
+            self.save()
+
+    def save(self):
+        name = f"step-{self.step:09d}.keras"
+        with atomic_path(self.folder / name) as temp:
+            self.model.save(temp)
+        _write_json(
+            self.folder / "state.json",
+            {"global_step": self.step, "epochs_done": self.epochs_done,
+             "file": name},
+        )
+        for old in sorted(self.folder.glob("step-*.keras"))[:-self.keep]:
+            old.unlink()
 
 
 class TensorBoard(keras.callbacks.TensorBoard):
@@ -119,30 +189,30 @@ class TensorBoard(keras.callbacks.TensorBoard):
 
 
 def resume_state(run_dir):
-    """Returns `(model, epochs_done)` from a run folder's last checkpoint.
+    """Returns `(model, global_step)` from a run folder's last checkpoint.
 
     Args:
         run_dir: str or path.
 
     Returns:
-        `(keras.Model, int)` with the optimizer state restored, or
-        `(None, 0)` when the folder holds no checkpoint.
+        `(keras.Model, int)` with the optimizer state (step, moments) and
+        dropout RNG restored, or `(None, 0)` when there is no checkpoint.
 
     Raises:
-        ValueError: the checkpoint exists but cannot be read (corrupt); the
-            message names the file and how to start afresh.
+        ValueError: the checkpoint exists but cannot be read (missing file,
+            corrupt); the message names the file and how to start afresh.
     """
     run_dir = pathlib.Path(run_dir)
-    state = run_dir / TRAINING_STATE
-    checkpoint = run_dir / LAST_CHECKPOINT
-    if not (state.is_file() and checkpoint.is_file()):
+    state_file = run_dir / CHECKPOINT_STATE
+    if not state_file.is_file():
         return None, 0
     try:
-        epochs_done = json.loads(state.read_text())["epochs_done"]
+        state = json.loads(state_file.read_text())
+        checkpoint = state_file.parent / state["file"]
         model = keras.models.load_model(checkpoint)
     except Exception as e:
         raise ValueError(
-            f"{checkpoint}: cannot resume from this checkpoint ({e}); "
+            f"{state_file}: cannot resume from this checkpoint ({e}); "
             "delete the run folder or pass another --run-name to start afresh"
         ) from e
-    return model, int(epochs_done)
+    return model, int(state["global_step"])

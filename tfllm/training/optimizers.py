@@ -15,6 +15,7 @@ def make_adamw(
     warmup_ratio=0.1,
     weight_decay=0.01,
     max_grad_norm=1.0,
+    gradient_accumulation_steps=1,
 ):
     """AdamW with linear warmup and decay, decoupled weight decay, clipping.
 
@@ -24,6 +25,9 @@ def make_adamw(
         warmup_ratio: float in [0, 1). Fraction of updates spent warming up.
         weight_decay: float. Decoupled weight decay coefficient.
         max_grad_norm: float or None. Global gradient-norm clip.
+        gradient_accumulation_steps: int. Micro-batches whose gradients are
+            averaged into one update (Keras' optimizer accumulation);
+            `total_steps` counts updates.
 
     Returns:
         `keras.optimizers.AdamW`; variables whose name contains `bias`,
@@ -32,13 +36,18 @@ def make_adamw(
     """
     warmup_steps = int(round(warmup_ratio * total_steps))
     schedule = WarmupLinearDecay(
-        learning_rate, min(warmup_steps, total_steps - 1), total_steps
+        learning_rate, min(warmup_steps, total_steps - 1), total_steps,
+        steps_per_update=gradient_accumulation_steps,
     )
     optimizer = keras.optimizers.AdamW(
         learning_rate=schedule,
         weight_decay=weight_decay,
         epsilon=1e-8,
         global_clipnorm=max_grad_norm,
+        gradient_accumulation_steps=(
+            gradient_accumulation_steps
+            if gradient_accumulation_steps > 1 else None
+        ),
     )
     optimizer.exclude_from_weight_decay(var_names=list(NO_DECAY_NAMES))
     return optimizer

@@ -19,17 +19,24 @@ class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
     This is the schedule of Devlin et al. (2019) and Hugging Face's
     `get_linear_schedule_with_warmup`, shifted to be positive at update 1.
 
+    With gradient accumulation, Keras 3.15 calls the schedule with its
+    micro-batch counter (`optimizer._iterations`), not the update count;
+    `steps_per_update` converts it: `u = step // steps_per_update + 1`.
+
     Args:
         peak_learning_rate: float. The rate at the end of warmup.
         warmup_steps: int. `W`, updates of warmup (0 for none).
         total_steps: int. `T`, updates in the whole run; must exceed
             `warmup_steps`.
+        steps_per_update: int. Micro-batches per optimizer update (the
+            optimizer's `gradient_accumulation_steps`); default 1.
 
     Raises:
         ValueError: `total_steps <= warmup_steps` or a negative count.
     """
 
-    def __init__(self, peak_learning_rate, warmup_steps, total_steps):
+    def __init__(self, peak_learning_rate, warmup_steps, total_steps,
+                 steps_per_update=1):
         if warmup_steps < 0 or total_steps <= warmup_steps:
             raise ValueError(
                 "need 0 <= warmup_steps < total_steps, got "
@@ -38,9 +45,12 @@ class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
         self.peak_learning_rate = float(peak_learning_rate)
         self.warmup_steps = int(warmup_steps)
         self.total_steps = int(total_steps)
+        self.steps_per_update = int(steps_per_update)
 
     def __call__(self, step):
-        update = keras.ops.cast(step, "float32") + 1.0
+        update = keras.ops.floor_divide(
+            keras.ops.cast(step, "float32"), self.steps_per_update
+        ) + 1.0
         peak = self.peak_learning_rate
         warmup = peak * update / max(self.warmup_steps, 1)
         decay = peak * (self.total_steps - update) / (
@@ -54,4 +64,5 @@ class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
             "peak_learning_rate": self.peak_learning_rate,
             "warmup_steps": self.warmup_steps,
             "total_steps": self.total_steps,
+            "steps_per_update": self.steps_per_update,
         }

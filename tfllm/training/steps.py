@@ -46,5 +46,40 @@ def train_step(model, data):
         )
         scaled_loss = model.optimizer.scale_loss(loss)
     gradients = tape.gradient(scaled_loss, model.trainable_variables)
+    # Embedding gradients arrive as IndexedSlices, for which Keras' TF
+    # optimizers update only the rows in the batch (lazy Adam). Dense
+    # gradients give standard AdamW (Loshchilov & Hutter 2019), as PyTorch
+    # and Hugging Face do, and make gradient accumulation equal the large
+    # batch: its summed gradients are dense.
+    gradients = [
+        tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g
+        for g in gradients
+    ]
+    clipnorm = getattr(model, "replica_clipnorm", None)
+    if clipnorm and replicas > 1:
+        gradients = _clip_by_global_norm_across_replicas(
+            gradients, clipnorm, model.optimizer
+        )
     model.optimizer.apply(gradients, model.trainable_variables)
     return model.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+
+
+def _clip_by_global_norm_across_replicas(gradients, clipnorm, optimizer):
+    """Clips replica gradients so that their sum has at most `clipnorm`.
+
+    Keras 3.15 applies `global_clipnorm` inside each replica, to that
+    replica's part of the gradient, before the parts are summed: the update
+    then differs from single-device training. Here the norm is taken of the
+    summed (and loss-unscaled) gradient, and every replica's part is scaled
+    by the same factor. The optimizer must then be built without clipping.
+    """
+    context = tf.distribute.get_replica_context()
+    present = [g for g in gradients if g is not None]
+    total = context.all_reduce(tf.distribute.ReduceOp.SUM, present)
+    norm = tf.linalg.global_norm(total)
+    scale = getattr(optimizer, "dynamic_scale", None)
+    if scale is not None:  # LossScaleOptimizer: gradients are still scaled
+        norm = norm / tf.cast(scale, norm.dtype)
+    factor = tf.minimum(1.0, clipnorm / tf.maximum(norm, 1e-12))
+    return [None if g is None else g * tf.cast(factor, g.dtype)
+            for g in gradients]

@@ -11,11 +11,14 @@ import json
 import pathlib
 import sys
 
-import keras
+import tensorflow as tf
 
 from tfllm.data.pipeline import make_dataset
 from tfllm.data.pipeline import steps_per_epoch
+from tfllm.training.callbacks import BEST_WEIGHTS
 from tfllm.training.callbacks import EpochEvaluation
+from tfllm.training.callbacks import NonFiniteLossError
+from tfllm.training.callbacks import StepCheckpoint
 from tfllm.training.callbacks import TensorBoard
 from tfllm.training.callbacks import resume_state
 from tfllm.training.optimizers import make_adamw
@@ -40,6 +43,14 @@ class TrainingConfig:
             (`tfllm.training.precision`).
         strategy: str. `auto`, `one_device`, `mirrored` or `multi_worker`
             (`tfllm.training.distribute`).
+        grad_accum_steps: int. Micro-batches of `batch_size` per optimizer
+            update; the update equals one batch that many times larger.
+        checkpoint_every_steps: int. Steps between resumable checkpoints
+            (0: only at epoch ends).
+        keep_checkpoints: int. Checkpoint files kept.
+        early_stopping_patience: int. Stop after this many epochs without a
+            better validation score (0: never).
+        deterministic: bool. Enable TensorFlow's deterministic ops.
     """
 
     epochs: int = 5
@@ -52,14 +63,28 @@ class TrainingConfig:
     jit_compile: bool = False
     precision: str = "fp32"
     strategy: str = "auto"
+    grad_accum_steps: int = 1
+    checkpoint_every_steps: int = 500
+    keep_checkpoints: int = 2
+    early_stopping_patience: int = 0
+    deterministic: bool = False
 
 
 def train(model, encoded, config, run_dir, evaluate_fn, monitor, loss):
     """Fine-tunes `model` on encoded windows, evaluating every epoch.
 
-    A run folder that holds a checkpoint from an interrupted run is resumed:
-    model weights, optimizer moments and step (hence the learning-rate
-    schedule) are restored and training continues at the next epoch.
+    Every `config.checkpoint_every_steps` steps and at every epoch end, model
+    and optimizer are checkpointed. A run folder that holds a checkpoint is
+    resumed from it: weights, optimizer moments and step (hence the
+    learning-rate schedule), dropout RNG state, and the position in the
+    input stream (the seeded stream is rebuilt and the steps already done
+    are skipped), so an interrupted run ends with the weights of an
+    uninterrupted one.
+
+    Call it inside `strategy.scope()` when training with a `tf.distribute`
+    strategy; sample weights are normalised per optimizer update
+    (`tfllm.data.pipeline.normalize_weights`), so `loss` must use
+    `reduction="sum"`.
 
     Args:
         model: a task model (`TokenClassifier`, ...), built.
@@ -69,62 +94,104 @@ def train(model, encoded, config, run_dir, evaluate_fn, monitor, loss):
             `checkpoint/` and TensorBoard logs (`train/`, `validation/`).
         evaluate_fn: callable `model -> (scalars, details)`.
         monitor: str. Scalar of `evaluate_fn` that picks the best epoch.
-        loss: a Keras loss object (its reduction decides normalisation).
+        loss: a Keras loss object with `reduction="sum"`.
 
     Returns:
         `(model, history)`: the model with the best epoch's weights (may be a
         reloaded object when resuming) and the list of per-epoch records.
+
+    Raises:
+        ValueError: `loss` does not sum, or the checkpoint is unreadable.
+        NonFiniteLossError: the loss became NaN or infinite; the last good
+            checkpoint is kept.
     """
+    if getattr(loss, "reduction", "sum") != "sum":
+        raise ValueError(
+            "train() normalises sample weights per update; pass a loss with "
+            f"reduction='sum', got {loss.reduction!r}"
+        )
+    if config.deterministic:
+        tf.config.experimental.enable_op_determinism()
     run_dir = pathlib.Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     max_length = model.preprocessor.sequence_length
+    accumulation = max(1, config.grad_accum_steps)
     steps = steps_per_epoch(encoded, config.batch_size, max_length)
-    total_steps = steps * config.epochs
-    resumed, epochs_done = resume_state(run_dir)
+    total_updates = -(-steps * config.epochs // accumulation)
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    clip_in_step = replicas > 1 and bool(config.max_grad_norm)
+    if clip_in_step and accumulation > 1:
+        raise ValueError(
+            "gradient accumulation with several replicas and gradient "
+            "clipping is not supported yet; pass --max-grad-norm 0 or "
+            "--grad-accum-steps 1"
+        )
+    resumed, global_step = resume_state(run_dir)
     if resumed is not None:
         model = resumed
-        print(f"resuming {run_dir} after epoch {epochs_done}")
+        print(f"resuming {run_dir} at step {global_step}")
     else:
         model.compile(
             optimizer=make_adamw(
                 config.learning_rate,
-                total_steps,
+                total_updates,
                 config.warmup_ratio,
                 config.weight_decay,
-                config.max_grad_norm,
+                None if clip_in_step else config.max_grad_norm,
+                gradient_accumulation_steps=accumulation,
             ),
             loss=loss,
             jit_compile=config.jit_compile,
         )
+    # With several replicas the train step clips the summed gradient itself
+    # (tfllm.training.steps): Keras would clip each replica's part.
+    model.replica_clipnorm = config.max_grad_norm if clip_in_step else None
     dataset = make_dataset(
         encoded, config.batch_size, max_length, shuffle=True,
         seed=config.seed, repeat=True,
         pad_to_bucket_boundary=config.jit_compile,
+        accumulation_steps=accumulation,
     )
     evaluation = EpochEvaluation(
-        run_dir, evaluate_fn, monitor, encoded.num_tokens
+        run_dir, evaluate_fn, monitor, encoded.num_tokens,
+        config.early_stopping_patience,
+    )
+    checkpoints = StepCheckpoint(
+        run_dir, config.checkpoint_every_steps, config.keep_checkpoints,
+        global_step,
     )
     tensorboard = TensorBoard(
         log_dir=str(run_dir), update_freq=50, write_graph=False
     )
+    callbacks = [checkpoints, evaluation, tensorboard]
     (run_dir / "training_config.json").write_text(
         json.dumps(
             dataclasses.asdict(config)
-            | {"steps_per_epoch": steps, "total_steps": total_steps},
+            | {"steps_per_epoch": steps, "optimizer_updates": total_updates},
             indent=2,
         )
         + "\n"
     )
-    if epochs_done < config.epochs:
+    epoch, offset = divmod(global_step, steps)
+    verbose = 1 if sys.stdout.isatty() else 2
+    while epoch < config.epochs and not model.stop_training:
+        # A resumed run first finishes its interrupted epoch.
+        evaluation.set_partial_epoch((steps - offset) / steps)
         model.fit(
-            dataset,
-            epochs=config.epochs,
-            initial_epoch=epochs_done,
-            steps_per_epoch=steps,
-            callbacks=[evaluation, tensorboard],
-            verbose=1 if sys.stdout.isatty() else 2,
+            dataset.skip(global_step),
+            epochs=epoch + 1 if offset else config.epochs,
+            initial_epoch=epoch,
+            steps_per_epoch=steps - offset if offset else steps,
+            callbacks=callbacks,
+            verbose=verbose,
         )
-    else:  # already trained: just restore the best epoch's weights
-        evaluation.set_model(model)
-        evaluation.on_train_end()
+        if checkpoints.failure:
+            raise NonFiniteLossError(checkpoints.failure)
+        if not offset:
+            break
+        global_step += steps - offset
+        epoch, offset = epoch + 1, 0
+    best = run_dir / BEST_WEIGHTS
+    if best.is_file():
+        model.load_weights(best)
     return model, evaluation.history

@@ -1,0 +1,174 @@
+"""The shared training loop: accumulation, replicas, resume (issue 6)."""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+
+from tfllm.data.pipeline import encode_token_classification
+from tfllm.training.callbacks import NonFiniteLossError
+from tfllm.training.trainer import TrainingConfig
+from tfllm.training.trainer import train
+from tiny import NER_LABELS
+from tiny import tiny_token_classifier
+
+TESTS = pathlib.Path(__file__).resolve().parents[1]
+WORDS = ["Zorbex", "hires", "Anna", "Kowalski", "in", "Lyon", ".", "again"]
+
+
+def tiny_data(n=32, seed=0, max_words=6):
+    rng = np.random.default_rng(seed)
+    words = [list(rng.choice(WORDS, rng.integers(1, max_words)))
+             for _ in range(n)]
+    labels = [[int(rng.integers(0, len(NER_LABELS))) for _ in s]
+              for s in words]
+    return words, labels
+
+
+def no_eval(model):
+    """A score that improves every epoch, so the last epoch is the best."""
+    return {"score": float(keras.ops.convert_to_numpy(
+        model.optimizer.iterations))}, {}
+
+
+def sum_loss():
+    return keras.losses.SparseCategoricalCrossentropy(
+        from_logits=True, reduction="sum")
+
+
+def run(tmp_path, name, **overrides):
+    keras.utils.set_random_seed(0)
+    model = tiny_token_classifier(seed=0)
+    encoded = encode_token_classification(model.preprocessor, *tiny_data())
+    config = TrainingConfig(**{"epochs": 2, "learning_rate": 1e-3,
+                               "warmup_ratio": 0.0, **overrides})
+    model, _ = train(model, encoded, config, tmp_path / name, no_eval,
+                     "score", sum_loss())
+    return model
+
+
+def test_gradient_accumulation_equals_the_large_batch(tmp_path):
+    # All windows fall in one length bucket, so batches of 4 taken two at
+    # a time hold the same windows as batches of 8.
+    large = run(tmp_path, "large", batch_size=8)
+    accumulated = run(tmp_path, "accumulated", batch_size=4,
+                      grad_accum_steps=2)
+    assert int(large.optimizer.iterations) == 8
+    assert int(accumulated.optimizer.iterations) == 8
+    for a, b in zip(large.get_weights(), accumulated.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_loss_must_sum(tmp_path):
+    model = tiny_token_classifier()
+    encoded = encode_token_classification(model.preprocessor, *tiny_data(4))
+    with pytest.raises(ValueError, match="reduction='sum'"):
+        train(model, encoded, TrainingConfig(epochs=1), tmp_path, no_eval,
+              "score", keras.losses.SparseCategoricalCrossentropy())
+
+
+def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
+    model = tiny_token_classifier()
+    encoded = encode_token_classification(model.preprocessor, *tiny_data(16))
+    # A huge learning rate makes the loss overflow within a few steps.
+    config = TrainingConfig(epochs=50, batch_size=4, learning_rate=1e30,
+                            warmup_ratio=0.0, max_grad_norm=None,
+                            checkpoint_every_steps=1)
+    with pytest.raises(NonFiniteLossError, match="last good checkpoint"):
+        train(model, encoded, config, tmp_path, no_eval, "score", sum_loss())
+    state = json.loads((tmp_path / "checkpoint" / "state.json").read_text())
+    checkpoint = keras.models.load_model(
+        tmp_path / "checkpoint" / state["file"])
+    assert all(np.isfinite(w).all() for w in checkpoint.get_weights())
+
+
+MIRRORED = textwrap.dedent("""
+    import json, sys, pathlib, tempfile
+    import numpy as np
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    sys.path.insert(0, {tests!r})
+    import keras
+    from training.test_trainer import run
+    weights = []
+    for devices in (["/cpu:0"], ["/cpu:0", "/cpu:1"]):
+        with tf.distribute.MirroredStrategy(devices).scope():
+            model = run(pathlib.Path(tempfile.mkdtemp()), "run",
+                        batch_size=8)
+        weights.append(model.get_weights())
+    print(json.dumps(max(float(np.abs(a - b).max())
+                         for a, b in zip(*weights))))
+""")
+
+
+def test_two_replicas_equal_one_device():
+    out = subprocess.run(
+        [sys.executable, "-c", MIRRORED.format(tests=str(TESTS))],
+        capture_output=True, text=True, check=True, cwd=TESTS.parent).stdout
+    assert json.loads(out.strip().splitlines()[-1]) < 1e-5
+
+
+KILLED = textwrap.dedent("""
+    import os, sys
+    sys.path.insert(0, {tests!r})
+    import tfllm.training.callbacks as callbacks
+    from tfllm.cli import train_ner
+
+    class Killed(callbacks.StepCheckpoint):
+        def on_train_batch_end(self, batch, logs=None):
+            super().on_train_batch_end(batch, logs)
+            if self.step == {kill_at}:
+                os._exit(137)  # like SIGKILL: no cleanup
+
+    import tfllm.training.trainer as trainer
+    trainer.StepCheckpoint = Killed
+    train_ner.main(sys.argv[1:])
+""")
+
+
+def test_killed_run_resumes_to_the_same_weights(tiny_preset, tmp_path):
+    from tiny import write_conll
+    words, labels = tiny_data(24, seed=1, max_words=8)
+    folder = tmp_path / "data"
+    folder.mkdir()
+    write_conll(folder / "train.txt", [
+        (w, [NER_LABELS[i] for i in l]) for w, l in zip(words, labels)])
+    write_conll(folder / "valid.txt", [
+        (w, [NER_LABELS[i] for i in l]) for w, l in zip(words[:4], labels)])
+    common = ["--backbone", str(tiny_preset), "--data-dir", str(folder),
+              "--epochs", "3", "--batch-size", "4", "--max-length", "8",
+              "--checkpoint-every-steps", "4", "--no-export",
+              "--output-dir", str(tmp_path / "runs")]
+    env = dict(os.environ, PYTHONHASHSEED="0")
+
+    def cli(run_name, kill_at=-1):
+        return subprocess.run(
+            [sys.executable, "-c",
+             KILLED.format(tests=str(TESTS), kill_at=kill_at)]
+            + common + ["--run-name", run_name],
+            capture_output=True, text=True, env=env, cwd=TESTS.parent)
+
+    assert cli("whole").returncode == 0
+    killed = cli("killed", kill_at=10)  # after the step-8 checkpoint
+    assert killed.returncode == 137
+    state = json.loads((tmp_path / "runs" / "killed" / "checkpoint"
+                        / "state.json").read_text())
+    assert state["global_step"] == 8
+    resumed = cli("killed")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "resuming" in resumed.stdout
+    whole = keras.models.load_model(tmp_path / "runs" / "whole" / "model.keras")
+    again = keras.models.load_model(
+        tmp_path / "runs" / "killed" / "model.keras")
+    for a, b in zip(whole.get_weights(), again.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+    lines = (tmp_path / "runs" / "killed" / "metrics.jsonl").read_text()
+    assert [json.loads(l)["epoch"] for l in lines.splitlines()] == [1, 2, 3]
