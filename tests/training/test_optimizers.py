@@ -25,3 +25,7 @@ def test_tiny_runs_keep_one_update_after_warmup():
     assert schedule["warmup_steps"] == 0
     with pytest.raises(ValueError):
         make_adamw(1e-4, total_steps=0)
+
+
+def test_zero_max_grad_norm_turns_clipping_off():
+    assert make_adamw(1e-4, total_steps=10, max_grad_norm=0.0).global_clipnorm is None

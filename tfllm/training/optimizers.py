@@ -24,7 +24,8 @@ def make_adamw(
         total_steps: int. Optimizer updates in the whole run.
         warmup_ratio: float in [0, 1). Fraction of updates spent warming up.
         weight_decay: float. Decoupled weight decay coefficient.
-        max_grad_norm: float or None. Global gradient-norm clip.
+        max_grad_norm: float or None. Global gradient-norm clip; 0 or None
+            turns clipping off.
         gradient_accumulation_steps: int. Micro-batches whose gradients are
             averaged into one update (Keras' optimizer accumulation);
             `total_steps` counts updates.
@@ -43,7 +44,7 @@ def make_adamw(
         learning_rate=schedule,
         weight_decay=weight_decay,
         epsilon=1e-8,
-        global_clipnorm=max_grad_norm,
+        global_clipnorm=max_grad_norm or None,
         gradient_accumulation_steps=(
             gradient_accumulation_steps
             if gradient_accumulation_steps > 1 else None
