@@ -4,6 +4,7 @@ import keras
 import tensorflow as tf
 
 from tfllm.preprocessing.casing import NUM_CASING_CLASSES
+from tfllm.training.steps import symbolic_build_per_leaf
 from tfllm.training.steps import train_step
 
 
@@ -166,6 +167,9 @@ class TokenClassifier(keras.Model):
 
     def train_step(self, data):
         return train_step(self, data)
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        return symbolic_build_per_leaf(super(), iterator, data_batch)
 
     def get_config(self):
         return {

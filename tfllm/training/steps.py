@@ -61,7 +61,13 @@ def train_step(model, data):
             gradients, clipnorm, model.optimizer
         )
     model.optimizer.apply(gradients, model.trainable_variables)
-    return model.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+    results = model.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+    if isinstance(tf.distribute.get_strategy(),
+                  tf.distribute.MultiWorkerMirroredStrategy):
+        # Keras 3.15 reduces the step's logs across workers with
+        # `strategy.reduce("MEAN", value, axis=0)`, which needs an axis 0.
+        results = {k: tf.reshape(v, [1]) for k, v in results.items()}
+    return results
 
 
 def _clip_by_global_norm_across_replicas(gradients, clipnorm, optimizer):
@@ -83,3 +89,33 @@ def _clip_by_global_norm_across_replicas(gradients, clipnorm, optimizer):
     factor = tf.minimum(1.0, clipnorm / tf.maximum(norm, 1e-12))
     return [None if g is None else g * tf.cast(factor, g.dtype)
             for g in gradients]
+
+
+def symbolic_build_per_leaf(parent, iterator=None, data_batch=None):
+    """Keras' `_maybe_symbolic_build`, reducing the sample batch per tensor.
+
+    Before training under a strategy, Keras 3.15 builds the model on one
+    batch that it reduces across replicas with a single `strategy.reduce`
+    on the whole nested batch. MultiWorkerMirroredStrategy's `reduce` takes
+    one tensor only and fails on dict inputs ("unsupported type dict"); here
+    each tensor is reduced separately. Task models call this from their
+    `_maybe_symbolic_build` override, with `parent = super()`.
+    """
+    model = parent.__self__
+    strategy = getattr(model, "_distribute_strategy", None)
+    if strategy is None or iterator is None:
+        return parent._maybe_symbolic_build(
+            iterator=iterator, data_batch=data_batch
+        )
+    for _, _, batches in iterator:
+        batch = next(batches)
+        break
+
+    def reduce(value):
+        if isinstance(value, tf.distribute.DistributedValues):
+            return strategy.reduce("MEAN", value, axis=None)
+        return value
+
+    return parent._maybe_symbolic_build(
+        data_batch=tf.nest.map_structure(reduce, batch)
+    )
