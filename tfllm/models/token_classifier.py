@@ -3,11 +3,12 @@
 import keras
 import tensorflow as tf
 
+from tfllm.models.task import Task
 from tfllm.preprocessing.casing import NUM_CASING_CLASSES
 
 
 @keras.saving.register_keras_serializable(package="tfllm")
-class TokenClassifier(keras.Model):
+class TokenClassifier(Task):
     """A backbone with dropout and a dense head that tags every sub-token.
 
     Following Devlin et al. (2019), "BERT: Pre-training of Deep Bidirectional
@@ -17,9 +18,8 @@ class TokenClassifier(keras.Model):
     casing class (see `tfllm.preprocessing.casing`) is concatenated to the
     backbone output first: uncased checkpoints cannot see capitals otherwise.
 
-    The training step is Keras' own recipe (tape, `compute_loss`,
-    `optimizer.scale_loss`, `apply`), so `tf.distribute`, XLA and mixed
-    precision loss scaling are handled by Keras. The loss object should use
+    The training step is `tfllm.models.task.Task.train_step`, Keras' own
+    recipe shared by every task. The loss object should use
     `reduction="mean_with_sample_weight"` with a 0/1 sample weight, so padding
     and unlabelled sub-tokens cost nothing (outside case A-3).
 
@@ -161,26 +161,6 @@ class TokenClassifier(keras.Model):
         )
         word_logits = tf.cast(tf.gather_nd(logits, index), tf.float32)
         return encoding["word_window"].with_flat_values(word_logits)
-
-    def train_step(self, data):
-        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        with tf.GradientTape() as tape:
-            y_pred = self(x, training=True)
-            loss = self.compute_loss(
-                x=x, y=y, y_pred=y_pred, sample_weight=sample_weight,
-                training=True,
-            )
-            # Keras loss objects divide by the replica count so that summed
-            # replica gradients are right (outside case BR-12); the tracked
-            # loss undoes that so it reports the global mean.
-            replicas = tf.distribute.get_strategy().num_replicas_in_sync
-            self._loss_tracker.update_state(
-                loss * replicas, sample_weight=tf.shape(y_pred)[0]
-            )
-            scaled_loss = self.optimizer.scale_loss(loss)
-        gradients = tape.gradient(scaled_loss, self.trainable_variables)
-        self.optimizer.apply(gradients, self.trainable_variables)
-        return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
 
     def get_config(self):
         return {
