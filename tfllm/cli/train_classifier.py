@@ -174,7 +174,7 @@ def fit(config, training, id2label, train_examples, validation, run_dir):
         config.dropout, config.multi_label,
         text_pairs=config.text_pair_column is not None)
     labels = label_ids(train_examples, id2label, config.multi_label)
-    weights = None
+    weights = np.ones(len(train_examples), np.float32)
     if config.class_weight == "balanced":
         weights = balanced_class_weights(labels, len(id2label))[labels]
     pairs = ([e.text_pair for e in train_examples]
