@@ -69,3 +69,61 @@ def write_conll(path, sentences, docstart=True):
         lines += [f"{w} NNP I-NP {t}" for w, t in zip(words, tags)] + [""]
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+# Text classification: the vocabulary and labels of outside case BR-07.
+CLS_VOCAB = (
+    "[PAD] [UNK] [CLS] [SEP] [MASK] great movie awful plot the a ."
+).split()
+CLS_LABELS = ["negative", "positive"]
+CLS_TEXTS = ["great movie", "the great plot", "a great movie .", "great",
+             "awful plot", "the awful movie", "awful .", "a plot awful"]
+CLS_GOLD = ["positive"] * 4 + ["negative"] * 4
+
+
+def tiny_cls_tokenizer():
+    return keras_hub.tokenizers.BertTokenizer(
+        vocabulary=CLS_VOCAB, lowercase=True)
+
+
+def tiny_cls_backbone(seed=0, hidden_dim=16, max_sequence_length=32):
+    keras.utils.set_random_seed(seed)
+    return keras_hub.models.BertBackbone(
+        vocabulary_size=len(CLS_VOCAB),
+        num_layers=2,
+        num_heads=2,
+        hidden_dim=hidden_dim,
+        intermediate_dim=2 * hidden_dim,
+        max_sequence_length=max_sequence_length,
+        dropout=0.0,
+    )
+
+
+def tiny_text_classifier(sequence_length=8, labels=CLS_LABELS, seed=0,
+                         dropout=0.0, **kwargs):
+    """A tiny random `TextClassifier`; kwargs go to its constructor."""
+    from tfllm.models.text_classifier import TextClassifier
+    from tfllm.preprocessing.text_classification_preprocessor import (
+        TextClassificationPreprocessor,
+    )
+
+    preprocessor = TextClassificationPreprocessor(
+        tiny_cls_tokenizer(), sequence_length)
+    return TextClassifier(tiny_cls_backbone(seed), labels,
+                          preprocessor=preprocessor, dropout=dropout,
+                          **kwargs)
+
+
+def write_csv(path, rows, header=("text", "label"), encoding="utf-8",
+              bom=False):
+    """Writes rows as an RFC 4180 CSV file with CRLF record ends."""
+    import csv
+    import io
+
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer)  # lineterminator "\r\n"
+    writer.writerow(header)
+    writer.writerows(rows)
+    data = buffer.getvalue().encode(encoding)
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + data)
+    return path

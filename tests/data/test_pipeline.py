@@ -55,3 +55,38 @@ def test_pad_to_bucket_boundary_bounds_the_shapes(tokenizer):
     widths = {int(b[0]["token_ids"].shape[1]) for b in dataset}
     assert widths <= {15, 31, 40}
     assert sum(int(b[1].shape[0]) for b in dataset) == encoded.num_windows
+
+
+def test_one_label_per_text_buckets_by_token_ids():
+    from tfllm.data.pipeline import encode_text_classification
+    from tfllm.preprocessing.text_classification_preprocessor import (
+        TextClassificationPreprocessor,
+    )
+    from tiny import CLS_TEXTS
+    from tiny import tiny_cls_tokenizer
+
+    preprocessor = TextClassificationPreprocessor(tiny_cls_tokenizer(), 32)
+    texts = [" ".join(["great"] * n) for n in range(1, 30)] + CLS_TEXTS
+    labels = np.arange(len(texts)) % 2
+    weights = np.linspace(0.5, 1.5, len(texts))
+    encoded = encode_text_classification(preprocessor, texts, labels,
+                                         sample_weight=weights, chunk_size=7)
+    assert encoded.num_windows == len(texts)
+    assert encoded.lengths.tolist()[:3] == [3, 4, 5]
+    batches = list(make_dataset(encoded, 4, 32, shuffle=True, seed=0))
+    assert len(batches) == steps_per_epoch(encoded, 4, 32)
+    seen = []
+    for features, y, w in batches:
+        assert y.shape == w.shape == (features["token_ids"].shape[0],)
+        real = features["padding_mask"].numpy().sum(axis=1)
+        assert real.max() == features["token_ids"].shape[1]
+        # A text's label and weight travel with it.
+        for row, n in enumerate(real):
+            seen.append((int(y[row]), float(w[row]), int(n)))
+    assert sorted(seen) == sorted(
+        (int(l), float(np.float32(w)), int(n)) for l, w, n in
+        zip(labels, weights, encoded.lengths))
+    multi = encode_text_classification(
+        preprocessor, texts[:4], np.eye(4, 3, dtype=np.float32))
+    features, y = next(iter(make_dataset(multi, 4, 32)))
+    assert y.shape == (4, 3) and y.dtype.name == "float32"

@@ -1,5 +1,8 @@
 """`tf.data` input pipelines: encode once, shuffle, bucket by length, prefetch.
 
+One pipeline serves token classification (a label per sub-token) and
+sequence classification (a label per text).
+
 Batches are formed from sequences of similar length (sequence-length
 buckets) and padded only to the longest sequence in the batch, never to a
 fixed 512.
@@ -13,27 +16,36 @@ import tensorflow as tf
 
 @dataclasses.dataclass
 class EncodedWindows:
-    """Sub-token windows of a whole split, ready for `make_dataset`.
+    """Encoded sequences of a whole split, ready for `make_dataset`.
+
+    The sequences are sub-token windows (token classification) or whole
+    texts and text pairs (sequence classification). Lengths, bucketing and
+    token counts come from `features["token_ids"]`, so labels may be one per
+    token or one per sequence.
 
     Attributes:
         features: dict of int32 `tf.RaggedTensor` `[num_windows, (length)]`:
             `token_ids`, `padding_mask`, `segment_ids`, optional
             `casing_ids`.
-        labels: int32 `tf.RaggedTensor` `[num_windows, (length)]`.
-        sample_weight: float32 `tf.RaggedTensor`, 1 where a label counts.
+        labels: int32 `tf.RaggedTensor` `[num_windows, (length)]` (one label
+            per token), int32 `[num_windows]` (one class per sequence) or
+            float32 `[num_windows, num_labels]` (multi-hot, multi-label).
+        sample_weight: float32, shaped like `labels` without a label axis
+            (`[num_windows, (length)]` or `[num_windows]`): 1 where a token
+            label counts, or per-sequence (class) weights. None: no weights.
     """
 
     features: dict
-    labels: tf.RaggedTensor
-    sample_weight: tf.RaggedTensor
+    labels: tf.Tensor
+    sample_weight: tf.Tensor = None
 
     @property
     def num_windows(self):
-        return int(self.labels.nrows())
+        return int(self.features["token_ids"].nrows())
 
     @property
     def lengths(self):
-        return self.labels.row_lengths().numpy()
+        return self.features["token_ids"].row_lengths().numpy()
 
     @property
     def num_tokens(self):
@@ -87,6 +99,47 @@ def encode_token_classification(
     return EncodedWindows(
         merged, tf.concat(labels, axis=0), tf.concat(weights, axis=0)
     )
+
+
+def encode_text_classification(
+    preprocessor, texts, labels, text_pairs=None, sample_weight=None,
+    chunk_size=2048,
+):
+    """Encodes texts (or text pairs) and their labels, one per sequence.
+
+    Args:
+        preprocessor: `TextClassificationPreprocessor`.
+        texts: list of str.
+        labels: int array-like `[num_texts]` (class ids) or float
+            `[num_texts, num_labels]` (multi-hot, multi-label).
+        text_pairs: list of str or None. Second texts of pairs.
+        sample_weight: float array-like `[num_texts]` or None (e.g. class
+            weights of each example).
+        chunk_size: int. Texts encoded per preprocessor call.
+
+    Returns:
+        `EncodedWindows` with one sequence per text.
+    """
+    chunks = []
+    for start in range(0, len(texts), chunk_size):
+        stop = start + chunk_size
+        pair = None
+        if text_pairs is not None:
+            pair = tf.constant(text_pairs[start:stop], tf.string)
+        chunks.append(
+            preprocessor(tf.constant(texts[start:stop], tf.string), pair)
+        )
+    features = {
+        key: tf.concat([chunk[key] for chunk in chunks], axis=0)
+        for key in ("token_ids", "padding_mask", "segment_ids")
+    }
+    labels = np.asarray(labels)
+    labels = tf.constant(
+        labels, tf.float32 if labels.ndim == 2 else tf.int32
+    )
+    if sample_weight is not None:
+        sample_weight = tf.constant(sample_weight, tf.float32)
+    return EncodedWindows(features, labels, sample_weight)
 
 
 def bucket_boundaries(max_length, step=16):
@@ -180,12 +233,17 @@ def make_dataset(
             `normalize_weights` (for a loss with `reduction="sum"`).
 
     Returns:
-        `tf.data.Dataset` of `(features, labels, sample_weight)` with dense,
-        0-padded `[batch_size, batch_max_length]` tensors.
+        `tf.data.Dataset` of `(features, labels, sample_weight)` (or
+        `(features, labels)` without weights): dense, 0-padded
+        `[batch_size, batch_max_length]` features; labels and weights
+        padded alike when they are per token.
     """
-    dataset = tf.data.Dataset.from_tensor_slices(
-        (encoded.features, encoded.labels, encoded.sample_weight)
-    ).map(_dense_element)
+    elements = (encoded.features, encoded.labels)
+    if encoded.sample_weight is not None:
+        elements += (encoded.sample_weight,)
+    dataset = tf.data.Dataset.from_tensor_slices(elements).map(
+        _dense_element
+    )
     if shuffle:
         dataset = dataset.shuffle(
             encoded.num_windows, seed=seed, reshuffle_each_iteration=True
@@ -194,7 +252,7 @@ def make_dataset(
     if pad_to_bucket_boundary:  # the last bucket then pads to max_length
         boundaries = boundaries + [max_length + 1]
     dataset = dataset.bucket_by_sequence_length(
-        element_length_func=lambda x, y, w: tf.shape(y)[0],
+        element_length_func=lambda x, *_: tf.shape(x["token_ids"])[0],
         bucket_boundaries=boundaries,
         bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
         pad_to_bucket_boundary=pad_to_bucket_boundary,

@@ -3,13 +3,12 @@
 import keras
 import tensorflow as tf
 
+from tfllm.models.task import Task
 from tfllm.preprocessing.casing import NUM_CASING_CLASSES
-from tfllm.training.steps import symbolic_build_per_leaf
-from tfllm.training.steps import train_step
 
 
 @keras.saving.register_keras_serializable(package="tfllm")
-class TokenClassifier(keras.Model):
+class TokenClassifier(Task):
     """A backbone with dropout and a dense head that tags every sub-token.
 
     Following Devlin et al. (2019), "BERT: Pre-training of Deep Bidirectional
@@ -19,12 +18,11 @@ class TokenClassifier(keras.Model):
     casing class (see `tfllm.preprocessing.casing`) is concatenated to the
     backbone output first: uncased checkpoints cannot see capitals otherwise.
 
-    The training step (`tfllm.training.steps.train_step`) is Keras' own
-    recipe (tape, `compute_loss`, `optimizer.scale_loss`, `apply`), so
-    `tf.distribute`, XLA and mixed precision loss scaling are handled by
-    Keras. The loss object should use
-    `reduction="mean_with_sample_weight"` with a 0/1 sample weight, so padding
-    and unlabelled sub-tokens cost nothing (outside case A-3).
+    The training step is `tfllm.models.task.Task.train_step`, Keras' own
+    recipe shared by every task. The loss object should use
+    a 0/1 sample weight, so padding and unlabelled sub-tokens cost nothing
+    (outside case A-3): `reduction="sum"` under `tfllm.training.train`,
+    which normalises the weights, or `"mean_with_sample_weight"` alone.
 
     Args:
         backbone: `keras_hub.models.Backbone` with a `sequence_output`
@@ -164,12 +162,6 @@ class TokenClassifier(keras.Model):
         )
         word_logits = tf.cast(tf.gather_nd(logits, index), tf.float32)
         return encoding["word_window"].with_flat_values(word_logits)
-
-    def train_step(self, data):
-        return train_step(self, data)
-
-    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
-        return symbolic_build_per_leaf(super(), iterator, data_batch)
 
     def get_config(self):
         return {

@@ -29,8 +29,9 @@ class TrainingConfig:
     """Optimisation settings of a fine-tuning run.
 
     Attributes:
-        epochs: int. Passes over the training windows.
-        batch_size: int. Global batch size in windows (sequences).
+        epochs: int. Passes over the training sequences.
+        batch_size: int. Global batch size in sequences (NER windows or
+            texts).
         learning_rate: float. Peak AdamW learning rate.
         warmup_ratio: float. Fraction of updates with linear warmup.
         weight_decay: float. Decoupled weight decay (not on biases/LayerNorm).
@@ -71,7 +72,11 @@ class TrainingConfig:
 
 
 def train(model, encoded, config, run_dir, evaluate_fn, monitor, loss):
-    """Fine-tunes `model` on encoded windows, evaluating every epoch.
+    """Fine-tunes `model` on encoded sequences, evaluating every epoch.
+
+    The one training loop of every task: token classification passes
+    sub-token windows with a label per token, text classification whole
+    texts with a label (or a multi-hot vector) per text.
 
     Every `config.checkpoint_every_steps` steps and at every epoch end, model
     and optimizer are checkpointed. A run folder that holds a checkpoint is
@@ -87,8 +92,10 @@ def train(model, encoded, config, run_dir, evaluate_fn, monitor, loss):
     `reduction="sum"`.
 
     Args:
-        model: a task model (`TokenClassifier`, ...), built.
-        encoded: `tfllm.data.pipeline.EncodedWindows` for training.
+        model: a task model (`TokenClassifier`, `TextClassifier`) with a
+            `preprocessor` that has a `sequence_length`.
+        encoded: `tfllm.data.pipeline.EncodedWindows` for training (from
+            `encode_token_classification` or `encode_text_classification`).
         config: `TrainingConfig`.
         run_dir: str or path. Receives `metrics.jsonl`, `best.weights.h5`,
             `checkpoint/` and TensorBoard logs (`train/`, `validation/`).

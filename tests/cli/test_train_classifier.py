@@ -1,0 +1,134 @@
+"""End to end: train_classifier on tiny files and a tiny backbone."""
+
+import json
+import subprocess
+import sys
+import pathlib
+
+import pytest
+
+from tfllm.cli import predict_classifier
+from tfllm.cli import train_classifier
+from tfllm.data.errors import DataFormatError
+from tiny import CLS_GOLD
+from tiny import CLS_TEXTS
+from tiny import write_csv
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def csv_files(tmp_path):
+    train = write_csv(tmp_path / "train.csv",
+                      list(zip(CLS_TEXTS, CLS_GOLD)) * 3)
+    valid = write_csv(tmp_path / "valid.csv", list(zip(CLS_TEXTS, CLS_GOLD)))
+    return train, valid
+
+
+def common(tiny_cls_preset, tmp_path):
+    return ["--backbone", str(tiny_cls_preset), "--batch-size", "4",
+            "--learning-rate", "1e-3", "--max-length", "8",
+            "--output-dir", str(tmp_path / "runs")]
+
+
+def test_train_resume_export_predict(tiny_cls_preset, csv_files, tmp_path,
+                                     capsys):
+    train, valid = csv_files
+    export = tmp_path / "sm" / "sentiment"
+    args = common(tiny_cls_preset, tmp_path) + [
+        "--train-file", str(train), "--validation-file", str(valid),
+        "--test-file", str(valid), "--epochs", "2", "--run-name", "tiny",
+        "--class-weight", "balanced", "--export-dir", str(export)]
+    run_dir = train_classifier.main(args)
+    out = capsys.readouterr().out
+    assert "validation: accuracy" in out and "macro_f1" in out
+    assert "precision" in out  # scikit-learn's classification report
+    records = [json.loads(line) for line in
+               (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in records] == [1, 2]
+    assert all("val_accuracy" in r and "val_macro_f1" in r for r in records)
+    assert json.loads((run_dir / "labels.json").read_text()) == [
+        "negative", "positive"]
+    for name in ("model.keras", "best.weights.h5", "best.json", "config.json",
+                 "validation_report.json", "validation_report.txt",
+                 "validation_predictions.jsonl",
+                 "validation_confusion_matrix.png", "test_report.json",
+                 "summary.json", "bad_rows.json"):
+        assert (run_dir / name).is_file(), name
+    png = (run_dir / "validation_confusion_matrix.png").read_bytes()
+    assert png.startswith(b"\x89PNG")
+    report = json.loads((run_dir / "validation_report.json").read_text())
+    assert set(report) >= {"accuracy", "macro_f1", "weighted_f1", "report",
+                           "confusion_matrix", "most_confused"}
+    assert list((run_dir / "train").iterdir())  # TensorBoard events
+    assert list((run_dir / "validation").iterdir())
+    assert (export / "1" / "saved_model.pb").is_file()
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["training_examples"] == 24
+    assert summary["mean_seconds_per_epoch"] > 0
+
+    # A second run with more epochs resumes after epoch 2.
+    args[args.index("--epochs") + 1] = "3"
+    run_dir = train_classifier.main(args + ["--no-export"])
+    assert "resuming" in capsys.readouterr().out
+    records = [json.loads(line) for line in
+               (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in records] == [1, 2, 3]
+
+    results = predict_classifier.main(["--model", str(export), "great movie"])
+    out = capsys.readouterr().out
+    assert out.split("\t")[0] == results[0]["label"]
+    assert results[0]["label"] in ("negative", "positive")
+    assert abs(sum(results[0]["probabilities"].values()) - 1) < 1e-5
+
+    # The export, loaded without tfllm, agrees with the in-memory model on
+    # the whole validation split.
+    check = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "check_classifier_export.py"),
+         str(export / "1"), "--predictions",
+         str(tmp_path / "runs" / "tiny" / "validation_predictions.jsonl")],
+        capture_output=True, text=True, check=True, cwd="/")
+    result = json.loads(check.stdout.strip().splitlines()[-1])
+    assert result["identical_labels"] == result["examples"] == 8
+    assert result["max_abs_probability_difference"] < 1e-5
+
+
+def test_carved_validation_and_kfold(tiny_cls_preset, csv_files, tmp_path,
+                                     capsys):
+    train, _ = csv_files
+    run_dir = train_classifier.main(common(tiny_cls_preset, tmp_path) + [
+        "--train-file", str(train), "--epochs", "1", "--folds", "3",
+        "--run-name", "cv", "--no-export"])
+    out = capsys.readouterr().out
+    assert "3-fold accuracy:" in out and "±" in out
+    summary = json.loads((run_dir / "cross_validation.json").read_text())
+    assert [r["fold"] for r in summary["per_fold"]] == [1, 2, 3]
+    assert sum(r["validation_examples"] for r in summary["per_fold"]) == 24
+    assert set(summary["accuracy"]) == {"mean", "std"}
+
+    run_dir = train_classifier.main(common(tiny_cls_preset, tmp_path) + [
+        "--train-file", str(train), "--epochs", "1", "--run-name", "carve",
+        "--validation-fraction", "0.25", "--no-export"])
+    assert "carved 6 validation examples" in capsys.readouterr().out
+    assert len((run_dir / "validation_predictions.jsonl").read_text()
+               .splitlines()) == 6
+
+
+def test_bad_rows_fail_with_file_and_line_or_are_counted(
+        tiny_cls_preset, csv_files, tmp_path, capsys):
+    train, _ = csv_files
+    valid = write_csv(tmp_path / "bad_valid.csv",
+                      [("great movie", "positive"), ("awful", "sarcastic"),
+                       ("  ", "negative")])
+    args = common(tiny_cls_preset, tmp_path) + [
+        "--train-file", str(train), "--validation-file", str(valid),
+        "--epochs", "1", "--no-export"]
+    with pytest.raises(DataFormatError, match=rf"{valid}:4: empty text"):
+        train_classifier.main(args + ["--run-name", "bad"])
+    run_dir = train_classifier.main(args + ["--run-name", "skip",
+                                            "--skip-bad-rows"])
+    assert "skipped 2 bad rows" in capsys.readouterr().out
+    bad = json.loads((run_dir / "bad_rows.json").read_text())
+    assert bad["skipped_rows"] == 2
+    assert [(r["line"], r["reason"].split(";")[0]) for r in bad["rows"]] == [
+        (4, "empty text"), (3, "unknown label 'sarcastic'")]

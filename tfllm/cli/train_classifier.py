@@ -1,0 +1,387 @@
+"""Fine-tune an encoder for text classification, report and export it.
+
+Reads a labelled CSV/TSV/JSONL file (or a known dataset: Banking77,
+Financial PhraseBank, SST-2), trains with the shared loop (same run folder,
+TensorBoard and best epoch as NER), writes accuracy, macro/weighted F1, the
+classification report and a confusion matrix, and exports a raw-text
+SavedModel to `saved_models/<name>/<version>/`. `--folds K` runs stratified
+k-fold cross-validation instead and reports mean ± std.
+"""
+
+import dataclasses
+import datetime
+import json
+import os
+import pathlib
+import platform
+import resource
+import time
+from typing import Optional
+
+import keras
+import tensorflow as tf
+import numpy as np
+
+from tfllm.cli.args import parse_dataclasses
+from tfllm.data.bad_rows import BadRows
+from tfllm.data.classification_datasets import DATASETS
+from tfllm.data.classification_datasets import load_classification_dataset
+from tfllm.data.labels import balanced_class_weights
+from tfllm.data.labels import build_class_list
+from tfllm.data.labels import check_labels
+from tfllm.data.labels import label_ids
+from tfllm.data.pipeline import encode_text_classification
+from tfllm.data.splits import stratified_folds
+from tfllm.data.splits import stratified_split
+from tfllm.data.text_files import read_text_file
+from tfllm.evaluation.classification_evaluator import evaluate_classifier
+from tfllm.evaluation.classification_metrics import mean_and_std
+from tfllm.evaluation.classification_metrics import tune_thresholds
+from tfllm.evaluation.confusion_plot import write_confusion_matrix
+from tfllm.export.classifier_serving import export_classifier
+from tfllm.models.text_classifier import build_text_classifier
+from tfllm.training.distribute import make_strategy
+from tfllm.training.precision import set_precision
+from tfllm.training.trainer import TrainingConfig
+from tfllm.training.trainer import train
+
+SCALARS = ("accuracy", "macro_f1", "weighted_f1", "micro_f1")
+
+
+def _help(text, default=None):
+    return dataclasses.field(default=default, metadata={"help": text})
+
+
+@dataclasses.dataclass
+class ClassifierConfig:
+    """What to train on and where results go (flags of train_classifier)."""
+
+    backbone: str = _help(
+        "'minilm' (offline default), a Hugging Face checkpoint folder or a "
+        "KerasHub preset name (online)", "minilm")
+    dataset: Optional[str] = _help(
+        f"a known dataset: {', '.join(DATASETS)}")
+    data_dir: Optional[str] = _help(
+        "the dataset's folder; None: $TFLLM_DATA_DIR/<folder>, then "
+        "../shared/data/<folder>")
+    train_file: Optional[str] = _help("labelled training file")
+    validation_file: Optional[str] = _help(
+        "labelled validation file; None: a stratified split of train")
+    test_file: Optional[str] = _help("labelled file scored once at the end")
+    format: Optional[str] = _help(
+        "csv, tsv, jsonl or phrasebank; None: from the file suffix")
+    text_column: str = _help("text column or JSON key", "text")
+    text_pair_column: Optional[str] = _help(
+        "second text column: classify text pairs")
+    label_column: str = _help("label column or JSON key", "label")
+    encoding: Optional[str] = _help(
+        "file encoding; None: utf-8 (latin-1 for phrasebank)")
+    delimiter: Optional[str] = _help(
+        "field separator ('\\t' or 'tab' for tabs); None: from the format")
+    skip_bad_rows: bool = _help(
+        "skip and count rows with an empty text or unknown label instead "
+        "of stopping at the first", False)
+    validation_fraction: float = _help(
+        "fraction carved from train when no validation split is given",
+        0.1)
+    folds: int = _help(
+        "k > 1: stratified k-fold cross-validation on the training split "
+        "(no export)", 0)
+    class_weight: str = _help(
+        "'none' or 'balanced' (weights n / (classes * count))", "none")
+    multi_label: bool = _help(
+        "several labels per text: sigmoid per label", False)
+    label_separator: str = _help(
+        "separates the labels of a multi-label field", "|")
+    tune_thresholds: bool = _help(
+        "multi-label: fit each label's threshold on the validation split "
+        "(the validation scores are then optimistic)", False)
+    pooling: str = _help("'mean' or 'pooled' ([CLS] pooler)", "mean")
+    max_length: int = _help(
+        "longest packed sequence in sub-tokens; longer texts are "
+        "truncated", 128)
+    dropout: float = 0.1
+    monitor: Optional[str] = _help(
+        "validation score that picks the best epoch: accuracy, macro_f1, "
+        "weighted_f1, micro_f1; None: accuracy (micro_f1 if multi-label)")
+    max_train_examples: Optional[int] = _help(
+        "use a seeded random subset of N training examples (quick runs)")
+    max_eval_examples: Optional[int] = _help(
+        "score a seeded random subset of N validation examples")
+    output_dir: str = "runs"
+    run_name: Optional[str] = _help(
+        "run folder name under output_dir; an existing run is resumed")
+    export_dir: Optional[str] = _help(
+        "SavedModel folder; None: saved_models/<dataset or 'classifier'>")
+    export: bool = _help(
+        "write a TF Serving SavedModel version at the end", True)
+
+
+def _delimiter(value):
+    return {"\\t": "\t", "tab": "\t"}.get(value, value)
+
+
+def _subset(examples, limit, seed):
+    if not limit or limit >= len(examples):
+        return examples
+    keep = np.sort(np.random.default_rng(seed).permutation(
+        len(examples))[:limit])
+    return [examples[i] for i in keep]
+
+
+def load_splits(config, bad_rows):
+    """Returns `{split: [TextExample]}` with train, validation (and test)."""
+    if config.dataset is None and config.train_file is None:
+        raise SystemExit("give --dataset NAME or --train-file FILE")
+    data = {}
+    if config.dataset is not None:
+        data = load_classification_dataset(
+            config.dataset, config.data_dir, bad_rows)
+    for split in ("train", "validation", "test"):
+        path = getattr(config, f"{split}_file")
+        if path:
+            data[split] = read_text_file(
+                path, config.format, config.text_column, config.label_column,
+                config.text_pair_column, _delimiter(config.delimiter),
+                config.encoding,
+                config.label_separator if config.multi_label else None,
+                bad_rows)
+    return data
+
+
+def carve_validation(data, config, seed):
+    """Adds a stratified validation split carved from train (seeded)."""
+    train_index, validation_index = stratified_split(
+        [e.label for e in data["train"]], config.validation_fraction, seed)
+    data["validation"] = [data["train"][i] for i in validation_index]
+    data["train"] = [data["train"][i] for i in train_index]
+    print(f"carved {len(validation_index)} validation examples "
+          f"(stratified, fraction {config.validation_fraction}, seed {seed})")
+
+
+def fit(config, training, id2label, train_examples, validation, run_dir):
+    """Builds a classifier and trains it with the shared loop."""
+    if config.class_weight not in ("none", "balanced"):
+        raise SystemExit(f"--class-weight none|balanced, not "
+                         f"{config.class_weight!r}")
+    if config.class_weight == "balanced" and config.multi_label:
+        raise SystemExit("--class-weight balanced is for single-label data")
+    monitor = config.monitor or (
+        "micro_f1" if config.multi_label else "accuracy")
+    if monitor not in SCALARS or (
+            monitor == "micro_f1" and not config.multi_label):
+        raise SystemExit(f"--monitor {monitor!r}: use accuracy, macro_f1, "
+                         "weighted_f1 (or micro_f1 with --multi-label)")
+    strategy = tf.distribute.get_strategy()  # main() may have entered one
+    with strategy.scope():
+        model = build_text_classifier(
+            config.backbone, id2label, config.max_length, config.pooling,
+            config.dropout, config.multi_label,
+            text_pairs=config.text_pair_column is not None)
+    labels = label_ids(train_examples, id2label, config.multi_label)
+    weights = np.ones(len(train_examples), np.float32)
+    if config.class_weight == "balanced":
+        weights = balanced_class_weights(labels, len(id2label))[labels]
+    pairs = ([e.text_pair for e in train_examples]
+             if model.text_pairs else None)
+    encoded = encode_text_classification(
+        model.preprocessor, [e.text for e in train_examples], labels, pairs,
+        weights)
+
+    def evaluate(m):
+        result = evaluate_classifier(m, validation)
+        scalars = {k: result[k] for k in SCALARS if k in result}
+        return scalars, {k: result[k] for k in
+                         SCALARS + ("report", "most_confused") if k in result}
+
+    # Sum over examples; `train` normalises the weights per optimizer update
+    # (tfllm.data.pipeline.normalize_weights), giving the weighted mean.
+    if config.multi_label:
+        loss = keras.losses.BinaryCrossentropy(
+            from_logits=True, reduction="sum")
+    else:
+        loss = keras.losses.SparseCategoricalCrossentropy(
+            from_logits=True, reduction="sum")
+    with strategy.scope():
+        model, history = train(model, encoded, training, run_dir, evaluate,
+                               monitor, loss)
+    return model, history, encoded
+
+
+def best_epoch(run_dir):
+    path = pathlib.Path(run_dir) / "best.json"
+    return json.loads(path.read_text())["epoch"] if path.is_file() else 0
+
+
+def report_split(model, examples, name, run_dir):
+    """Scores a split, prints the reports, writes `<name>_*` files."""
+    run_dir = pathlib.Path(run_dir)
+    result = evaluate_classifier(model, examples)
+    scores = ", ".join(f"{k} {result[k]:.4f}" for k in SCALARS
+                       if k in result)
+    print(f"{name}: {scores} ({result['num_examples']} examples)")
+    print(result["report_text"])
+    for pair in result.get("most_confused", []):
+        print(f"  most confused: {pair['gold']} -> {pair['predicted']} "
+              f"({pair['count']})")
+    saved = {k: v for k, v in result.items()
+             if k not in ("probabilities", "predicted", "gold")}
+    (run_dir / f"{name}_report.json").write_text(
+        json.dumps(saved, indent=2) + "\n")
+    (run_dir / f"{name}_report.txt").write_text(result["report_text"])
+    with open(run_dir / f"{name}_predictions.jsonl", "w") as f:
+        for example, predicted, probabilities in zip(
+                examples, result["predicted"], result["probabilities"]):
+            f.write(json.dumps({
+                "text": example.text, "text_pair": example.text_pair,
+                "gold": example.label, "predicted": predicted,
+                "probability": float(probabilities.max()),
+                "probabilities": [round(float(p), 7) for p in probabilities],
+            }, ensure_ascii=False) + "\n")
+    if "confusion_matrix" in result:
+        write_confusion_matrix(run_dir, result["confusion_matrix"],
+                               model.id2label, best_epoch(run_dir), name)
+    return result
+
+
+def cross_validate(config, training, id2label, examples, run_dir):
+    """Stratified k-fold: trains one model per fold, reports mean ± std."""
+    folds = stratified_folds([e.label for e in examples], config.folds,
+                             training.seed)
+    records = []
+    for number, (train_index, validation_index) in enumerate(folds, 1):
+        fold_dir = pathlib.Path(run_dir) / f"fold{number}"
+        done = fold_dir / "fold_result.json"
+        if done.is_file():  # resumed run
+            records.append(json.loads(done.read_text()))
+            continue
+        print(f"fold {number}/{config.folds}: {len(train_index)} training, "
+              f"{len(validation_index)} validation examples")
+        keras.utils.set_random_seed(training.seed)
+        validation = [examples[i] for i in validation_index]
+        model, history, _ = fit(config, training, id2label,
+                                [examples[i] for i in train_index],
+                                validation, fold_dir)
+        result = report_split(model, validation, "validation", fold_dir)
+        record = {k: result[k] for k in SCALARS if k in result}
+        record.update(fold=number, best_epoch=best_epoch(fold_dir),
+                      validation_examples=len(validation),
+                      mean_seconds_per_epoch=_mean(history, "epoch_seconds"))
+        done.write_text(json.dumps(record, indent=2) + "\n")
+        records.append(record)
+        keras.backend.clear_session()
+    summary = {"folds": config.folds, "per_fold": records}
+    for key in SCALARS:
+        if key in records[0]:
+            mean, std = mean_and_std([r[key] for r in records])
+            summary[key] = {"mean": mean, "std": std}
+            print(f"{config.folds}-fold {key}: {mean:.4f} ± {std:.4f}")
+    (pathlib.Path(run_dir) / "cross_validation.json").write_text(
+        json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def _mean(history, key):
+    values = [r[key] for r in history if key in r]
+    return sum(values) / len(values) if values else None
+
+
+def write_summary(run_dir, final, history, encoded, bad_rows, start):
+    """Writes and prints `summary.json`: the figures a benchmark quotes."""
+    summary = {
+        **{f"validation_{k}": final[k] for k in SCALARS if k in final},
+        "best_epoch": best_epoch(run_dir),
+        "epochs_this_process": len([r for r in history
+                                    if "epoch_seconds" in r]),
+        "training_examples": encoded.num_windows,
+        "training_subtokens_per_epoch": encoded.num_tokens,
+        "mean_seconds_per_epoch": _mean(history, "epoch_seconds"),
+        "mean_training_tokens_per_second": _mean(
+            history, "train_tokens_per_second"),
+        "skipped_bad_rows": bad_rows.count,
+        "peak_memory_mib": resource.getrusage(
+            resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "wall_seconds": time.perf_counter() - start,
+        "machine": f"{platform.machine()}, {platform.processor() or '?'}, "
+                   f"{os.cpu_count()} CPUs",
+        "date": datetime.date.today().isoformat(),
+    }
+    (pathlib.Path(run_dir) / "summary.json").write_text(
+        json.dumps(summary, indent=2) + "\n")
+    print("summary:", json.dumps(summary))
+    return summary
+
+
+def main(argv=None):
+    start = time.perf_counter()
+    config, training = parse_dataclasses(
+        [ClassifierConfig, TrainingConfig], argv, description=__doc__)
+    strategy = make_strategy(training.strategy)
+    set_precision(training.precision)
+    keras.utils.set_random_seed(training.seed)
+    with strategy.scope():
+        return _run(config, training, start)
+
+
+def _run(config, training, start):
+    """The body of `main`, inside the chosen strategy's scope."""
+    name = config.dataset or "classifier"
+    run_name = config.run_name or datetime.datetime.now().strftime(
+        f"{name}-%Y%m%d-%H%M%S")
+    run_dir = pathlib.Path(config.output_dir) / run_name
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.json").write_text(json.dumps(
+        dataclasses.asdict(config), indent=2) + "\n")
+
+    bad_rows = BadRows(config.skip_bad_rows)
+    data = load_splits(config, bad_rows)
+    id2label = build_class_list(data["train"])
+    for split in ("validation", "test"):
+        if split in data:
+            data[split] = check_labels(data[split], id2label, bad_rows)
+    (run_dir / "labels.json").write_text(json.dumps(id2label) + "\n")
+    if bad_rows.count:
+        print(f"skipped {bad_rows.count} bad rows (see bad_rows.json)")
+    (run_dir / "bad_rows.json").write_text(
+        json.dumps(bad_rows.summary(), indent=2) + "\n")
+
+    if config.folds:
+        examples = _subset(data["train"], config.max_train_examples,
+                           training.seed)
+        print(f"{len(examples)} examples, {len(id2label)} labels; "
+              f"{config.folds}-fold cross-validation")
+        cross_validate(config, training, id2label, examples, run_dir)
+        print(f"run folder: {run_dir}")
+        return run_dir
+
+    if "validation" not in data:
+        carve_validation(data, config, training.seed)
+    data["train"] = _subset(data["train"], config.max_train_examples,
+                            training.seed)
+    data["validation"] = _subset(data["validation"],
+                                 config.max_eval_examples, training.seed)
+    print(f"{len(data['train'])} training / {len(data['validation'])} "
+          f"validation examples; {len(id2label)} labels")
+    model, history, encoded = fit(config, training, id2label, data["train"],
+                                  data["validation"], run_dir)
+    if config.multi_label and config.tune_thresholds:
+        result = evaluate_classifier(model, data["validation"])
+        model.thresholds = tune_thresholds(
+            result["probabilities"],
+            label_ids(data["validation"], id2label, True))
+        print(f"thresholds fitted on validation: {model.thresholds}")
+    model.save(run_dir / "model.keras")
+    final = report_split(model, data["validation"], "validation", run_dir)
+    if "test" in data:
+        report_split(model, data["test"], "test", run_dir)
+    if config.export:
+        path = export_classifier(
+            model, config.export_dir or f"saved_models/{name}")
+        print(f"exported the serving SavedModel to {path}")
+    write_summary(run_dir, final, history, encoded, bad_rows, start)
+    print(f"run folder: {run_dir} (tensorboard --logdir {config.output_dir})")
+    return run_dir
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,122 @@
+"""Raw-text SavedModel export of a `TextClassifier` for TF Serving.
+
+The `serving_default` signature takes a batch of raw texts (`tf.string`,
+`[batch]`, input name `text`; pair models also take `text_pair`),
+tokenizes, truncates and packs in-graph (tensorflow-text ops), and returns
+(outside case BR-07):
+
+- `label`: string `[batch]`, the most probable label;
+- `probability`: float32 `[batch]`, its probability;
+- `probabilities`: float32 `[batch, num_labels]`, in `assets/labels.txt`
+  order (softmax, or one sigmoid per label for multi-label models);
+- `logits`: float32 `[batch, num_labels]`;
+- multi-label models also: `predicted`: int32 `[batch, num_labels]`, 1
+  where the probability reaches that label's threshold
+  (`assets/thresholds.txt`).
+
+Label names, vocabulary and thresholds are written to `assets/`. The export
+loads without tfllm:
+
+```python
+import tensorflow as tf, tensorflow_text  # registers the tokenizer ops
+serve = tf.saved_model.load("saved_models/banking77/1").signatures[
+    "serving_default"]
+serve(text=tf.constant(["I still have not received my new card"]))
+```
+"""
+
+import pathlib
+
+import keras
+import tensorflow as tf
+
+from tfllm.export.ner_serving import next_version
+from tfllm.utils.atomic import atomic_path
+
+TEXT_SPEC = tf.TensorSpec([None], tf.string, name="text")
+TEXT_PAIR_SPEC = tf.TensorSpec([None], tf.string, name="text_pair")
+TASK_MARKER = "text_classification"
+
+
+def input_signature(model):
+    """`[TEXT_SPEC]`, or `[TEXT_SPEC, TEXT_PAIR_SPEC]` for pair models."""
+    return [TEXT_SPEC, TEXT_PAIR_SPEC] if model.text_pairs else [TEXT_SPEC]
+
+
+def make_serving_fn(model):
+    """Builds the raw-text serving function of a `TextClassifier`.
+
+    Args:
+        model: `TextClassifier` with a preprocessor.
+
+    Returns:
+        A callable `(text[, text_pair]) -> dict` of the outputs listed in
+        the module docstring; wrap it in `tf.function` with
+        `input_signature(model)`.
+    """
+    labels = tf.constant(model.id2label)
+
+    def outputs(text, text_pair):
+        logits = model.predict_logits(text, text_pair)
+        probabilities = model.probabilities(logits)
+        top = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
+        result = {
+            "label": tf.gather(labels, top),
+            "probability": tf.reduce_max(probabilities, axis=-1),
+            "probabilities": probabilities,
+            "logits": logits,
+        }
+        if model.multi_label:
+            result["predicted"] = tf.cast(model.decide(probabilities),
+                                          tf.int32)
+        return result
+
+    if model.text_pairs:
+        return outputs
+
+    def serve(text):
+        return outputs(text, None)
+
+    return serve
+
+
+def export_classifier(model, export_base, version=None):
+    """Writes a TF Serving SavedModel version folder, atomically.
+
+    Args:
+        model: `TextClassifier` with a preprocessor.
+        export_base: str or path. The folder TF Serving watches, e.g.
+            `saved_models/banking77`; versions are integer subfolders.
+        version: int or None. None means one above the highest existing.
+
+    Returns:
+        `pathlib.Path` of the written version folder (it appears only when
+        complete).
+
+    Raises:
+        ValueError: the model has no preprocessor.
+    """
+    if model.preprocessor is None:
+        raise ValueError("export_classifier needs a model with a preprocessor")
+    version = next_version(export_base) if version is None else int(version)
+    final = pathlib.Path(export_base) / str(version)
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.track(model.preprocessor)
+    archive.add_endpoint(
+        name="serving_default",
+        fn=make_serving_fn(model),
+        input_signature=input_signature(model),
+    )
+    with atomic_path(final) as temp:
+        archive.write_out(str(temp), verbose=False)
+        assets = temp / "assets"
+        assets.mkdir(exist_ok=True)
+        (assets / "labels.txt").write_text("\n".join(model.id2label) + "\n")
+        vocabulary = model.preprocessor.tokenizer.get_vocabulary()
+        (assets / "vocab.txt").write_text("\n".join(vocabulary) + "\n")
+        if model.multi_label:
+            (assets / "thresholds.txt").write_text(
+                "\n".join(str(t) for t in model.thresholds) + "\n")
+        (assets / "task.txt").write_text(TASK_MARKER + "\n")
+    return final

@@ -1,0 +1,126 @@
+"""Raw text (and text pairs) to packed sub-token sequences, in graph ops.
+
+The same layer prepares training data and runs inside the exported serving
+graph, so clients send plain strings and tokenization cannot drift between
+training and serving (outside case BR-07).
+"""
+
+import keras
+import tensorflow as tf
+import tensorflow_text as tf_text
+
+
+@keras.saving.register_keras_serializable(package="tfllm")
+class TextClassificationPreprocessor(keras.layers.Layer):
+    """Tokenizes, truncates and packs texts as `[CLS] a [SEP] (b [SEP])`.
+
+    Like KerasHub's `TextClassifierPreprocessor` with a `MultiSegmentPacker`,
+    but it returns ragged tensors (no padding) so that the `tf.data`
+    pipeline can bucket by length, and it never fails on an empty text.
+    A pair is truncated round-robin (one sub-token from the longer segment
+    at a time, as in BERT's `run_classifier`); the second text gets
+    segment id 1.
+
+    Args:
+        tokenizer: `keras_hub.tokenizers.Tokenizer`. The backbone's tokenizer;
+            it must define `cls_token_id`/`start_token_id` and
+            `sep_token_id`/`end_token_id`.
+        sequence_length: int. Longest packed sequence, special tokens
+            included. Defaults to 128. Must be at least 4.
+
+    Call arguments:
+        text: `tf.string` `[batch_size]`.
+        text_pair: optional `tf.string` `[batch_size]`, the second texts.
+
+    Returns (from `call`):
+        dict of int32 `tf.RaggedTensor` `[batch_size, (length)]`, with
+        `length <= sequence_length`: `token_ids`, `segment_ids`,
+        `padding_mask` (all ones).
+
+    Raises:
+        ValueError: `sequence_length < 4`, or the tokenizer has no
+            start/end token.
+
+    Examples:
+    ```python
+    preprocessor = TextClassificationPreprocessor(tokenizer, 8)
+    preprocessor(tf.constant(["great movie", ""]))["token_ids"]
+    # <tf.RaggedTensor [[2, 5, 6, 3], [2, 3]]>
+    ```
+    """
+
+    def __init__(self, tokenizer, sequence_length=128, **kwargs):
+        super().__init__(**kwargs)
+        if sequence_length < 4:
+            raise ValueError(
+                f"sequence_length must be >= 4, got {sequence_length}"
+            )
+        # Keep tf.string inputs as they are (no backend conversion).
+        self._convert_input_args = False
+        self._allow_non_tensor_positional_args = True
+        self.tokenizer = tokenizer
+        self.sequence_length = sequence_length
+        self.built = True  # no weights of its own
+
+    def _special_id(self, *names):
+        for name in names:
+            value = getattr(self.tokenizer, name, None)
+            if value is not None:
+                return int(value)
+        raise ValueError(
+            f"tokenizer {type(self.tokenizer).__name__} has none of {names}"
+        )
+
+    @tf.function(reduce_retracing=True)
+    def _tokenize(self, text):
+        # KerasHub >= 0.32 tokenizers run a pure-Python path when called
+        # eagerly; inside a tf.function they use their TensorFlow ops.
+        pieces = self.tokenizer(text)
+        if not isinstance(pieces, tf.RaggedTensor):
+            pieces = tf.RaggedTensor.from_tensor(pieces)
+        return tf.cast(pieces, tf.int32).with_row_splits_dtype(tf.int64)
+
+    def call(self, text, text_pair=None):
+        text = tf.reshape(tf.convert_to_tensor(text, tf.string), [-1])
+        segments = [self._tokenize(text)]
+        if text_pair is not None:
+            text_pair = tf.reshape(
+                tf.convert_to_tensor(text_pair, tf.string), [-1]
+            )
+            segments.append(self._tokenize(text_pair))
+        budget = self.sequence_length - 1 - len(segments)
+        trimmed = tf_text.RoundRobinTrimmer(budget).trim(segments)
+        token_ids, segment_ids = tf_text.combine_segments(
+            trimmed,
+            start_of_sequence_id=self._special_id(
+                "cls_token_id", "start_token_id"
+            ),
+            end_of_segment_id=self._special_id("sep_token_id", "end_token_id"),
+        )
+        token_ids = tf.cast(token_ids, tf.int32)
+        return {
+            "token_ids": token_ids,
+            "segment_ids": tf.cast(segment_ids, tf.int32),
+            "padding_mask": tf.ones_like(token_ids),
+        }
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "tokenizer": keras.saving.serialize_keras_object(
+                    self.tokenizer
+                ),
+                "sequence_length": self.sequence_length,
+            }
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if isinstance(config["tokenizer"], dict):
+            config["tokenizer"] = keras.saving.deserialize_keras_object(
+                config["tokenizer"]
+            )
+        return cls(**config)
