@@ -2,6 +2,7 @@ import numpy as np
 
 from tfllm.data.pipeline import encode_token_classification
 from tfllm.data.pipeline import make_dataset
+from tfllm.data.pipeline import padded_batch_shapes
 from tfllm.data.pipeline import steps_per_epoch
 from tfllm.preprocessing.token_classification_preprocessor import (
     TokenClassificationPreprocessor,
@@ -54,6 +55,8 @@ def test_pad_to_bucket_boundary_bounds_the_shapes(tokenizer):
     dataset = make_dataset(encoded, 8, 40, pad_to_bucket_boundary=True)
     widths = {int(b[0]["token_ids"].shape[1]) for b in dataset}
     assert widths <= {15, 31, 40}
+    shapes = {tuple(b[0]["token_ids"].shape.as_list()) for b in dataset}
+    assert shapes == set(padded_batch_shapes(encoded, 8, 40))
     assert sum(int(b[1].shape[0]) for b in dataset) == encoded.num_windows
 
 

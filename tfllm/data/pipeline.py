@@ -170,6 +170,27 @@ def steps_per_epoch(encoded, batch_size, max_length):
     return int(np.sum(-(-counts // batch_size)))
 
 
+def padded_batch_shapes(encoded, batch_size, max_length):
+    """The `(batch, length)` shapes of `make_dataset(pad_to_bucket_boundary=True)`.
+
+    With XLA (`jit_compile`), each distinct input shape is compiled once;
+    this is the set of shapes, hence the most compilations a run makes.
+
+    Returns:
+        sorted list of `(batch_size, padded_length)` int pairs.
+    """
+    boundaries = bucket_boundaries(max_length)
+    uppers = [b - 1 for b in boundaries] + [max_length]
+    buckets = _assign_buckets(encoded.lengths, boundaries)
+    shapes = set()
+    for bucket, count in enumerate(np.bincount(buckets)):
+        if count:
+            shapes.add((min(batch_size, int(count)), uppers[bucket]))
+            if count % batch_size:
+                shapes.add((int(count % batch_size), uppers[bucket]))
+    return sorted(shapes)
+
+
 def _dense_element(*element):
     # Slices of a ragged tensor are 1-D ragged values; batching needs dense.
     def dense(t):

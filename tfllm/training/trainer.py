@@ -14,6 +14,7 @@ import sys
 import tensorflow as tf
 
 from tfllm.data.pipeline import make_dataset
+from tfllm.data.pipeline import padded_batch_shapes
 from tfllm.data.pipeline import steps_per_epoch
 from tfllm.training.callbacks import BEST_WEIGHTS
 from tfllm.training.callbacks import EpochEvaluation
@@ -179,6 +180,10 @@ def train(model, encoded, config, run_dir, evaluate_fn, monitor, loss):
         )
         + "\n"
     )
+    if config.jit_compile:
+        shapes = padded_batch_shapes(encoded, config.batch_size, max_length)
+        print(f"XLA: batches take {len(shapes)} distinct shapes, so the "
+              f"train step is compiled at most {len(shapes)} times: {shapes}")
     epoch, offset = divmod(global_step, steps)
     verbose = 1 if sys.stdout.isatty() else 2
     while epoch < config.epochs and not model.stop_training:
