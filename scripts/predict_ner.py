@@ -4,7 +4,8 @@ Options: --model runs/<name> | saved_models/ner/<version> (default: newest
 export), --json.
 """
 
+from tfllm.cli.args import run_cli
 from tfllm.cli.predict_ner import main
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

@@ -5,7 +5,8 @@ Usage: python scripts/train_classifier.py --dataset banking77 [--epochs 3]
            --text-column text --label-column label [--help]
 """
 
+from tfllm.cli.args import run_cli
 from tfllm.cli.train_classifier import main
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

@@ -3,7 +3,8 @@
 Usage: python scripts/train_ner.py [--help] [--epochs 3] [--backbone minilm]
 """
 
+from tfllm.cli.args import run_cli
 from tfllm.cli.train_ner import main
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

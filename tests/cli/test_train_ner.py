@@ -97,3 +97,21 @@ def test_mixed_precision_xla_mirrored_run(tiny_preset, conll_dir, tmp_path,
     record = json.loads((run_dir / "metrics.jsonl").read_text())
     assert math.isfinite(record["loss"])
     assert 0.0 <= record["val_entity_f1"] <= 1.0
+
+
+def test_command_line_errors_are_one_line(conll_dir, tmp_path):
+    import subprocess
+    import sys
+
+    bad = tmp_path / "bad.txt"
+    bad.write_text("Anna B-PER\nvisited\n")
+    result = subprocess.run(
+        [sys.executable, "scripts/train_ner.py", "--train-file", str(bad),
+         "--data-dir", str(conll_dir), "--output-dir",
+         str(tmp_path / "runs")],
+        capture_output=True, text=True,
+        cwd=__import__("pathlib").Path(__file__).resolve().parents[2])
+    assert result.returncode == 2
+    assert f"error: {bad}:2: expected at least 2" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "runs").exists()  # nothing written on bad input

@@ -7,6 +7,7 @@ Each dataclass field becomes `--field-name`; its type, default and the
 
 import argparse
 import dataclasses
+import sys
 import typing
 
 
@@ -51,3 +52,24 @@ def parse_dataclasses(classes, argv=None, description=None):
         cls(**{f.name: namespace[f.name] for f in dataclasses.fields(cls)})
         for cls in classes
     ]
+
+
+def run_cli(main):
+    """Runs a command's `main`; user errors end it with one line, exit 2.
+
+    Bad input files, missing data or checkpoints, an unavailable backbone
+    and a diverging loss are the user's to fix: they are printed as
+    `error: <message>` (the message names file and line where there is one)
+    without a Python traceback. Anything else propagates unchanged.
+    """
+    from tfllm.backbones import BackboneNotAvailableError
+    from tfllm.data.errors import DataFormatError
+    from tfllm.training.callbacks import NonFiniteLossError
+
+    user_errors = (DataFormatError, FileNotFoundError,
+                   BackboneNotAvailableError, NonFiniteLossError)
+    try:
+        return main()
+    except user_errors as e:
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None

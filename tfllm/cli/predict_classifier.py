@@ -5,6 +5,7 @@ version folder or an export folder of versions; by default the newest
 classifier export under `saved_models/`.
 """
 
+from tfllm.cli.args import run_cli
 import argparse
 import sys
 
@@ -39,5 +40,10 @@ def main(argv=None):
     return results
 
 
+def cli():
+    """Console-script entry point."""
+    return run_cli(main)
+
+
 if __name__ == "__main__":
-    main()
+    run_cli(main)

@@ -4,6 +4,7 @@ The model is a run folder (`runs/<name>`), a `.keras` file or a SavedModel
 version folder; by default the newest version under `saved_models/ner`.
 """
 
+from tfllm.cli.args import run_cli
 import argparse
 import pathlib
 import sys
@@ -42,5 +43,10 @@ def main(argv=None):
     return results
 
 
+def cli():
+    """Console-script entry point."""
+    return run_cli(main)
+
+
 if __name__ == "__main__":
-    main()
+    run_cli(main)

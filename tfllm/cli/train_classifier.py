@@ -23,6 +23,7 @@ import tensorflow as tf
 import numpy as np
 
 from tfllm.cli.args import parse_dataclasses
+from tfllm.cli.args import run_cli
 from tfllm.data.bad_rows import BadRows
 from tfllm.data.classification_datasets import DATASETS
 from tfllm.data.classification_datasets import load_classification_dataset
@@ -383,5 +384,10 @@ def _run(config, training, start):
     return run_dir
 
 
+def cli():
+    """Console-script entry point."""
+    return run_cli(main)
+
+
 if __name__ == "__main__":
-    main()
+    run_cli(main)

@@ -18,6 +18,7 @@ from typing import Optional
 import keras
 
 from tfllm.cli.args import parse_dataclasses
+from tfllm.cli.args import run_cli
 from tfllm.data.conll import encode_tags
 from tfllm.data.conll import load_conll2003
 from tfllm.data.conll import read_conll
@@ -154,13 +155,12 @@ def main(argv=None):
     if not is_chief():  # only the chief writes the run folder and exports
         run_dir = pathlib.Path(tempfile.mkdtemp(prefix="tfllm-worker-"))
         config.export = False
+    data = load_splits(config)  # bad input fails before any folder is made
+    id2label = build_label_list(s.tags for s in data["train"])
+    encode_tags(data["validation"], id2label)  # unknown labels fail early
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.json").write_text(json.dumps(
         dataclasses.asdict(config), indent=2) + "\n")
-
-    data = load_splits(config)
-    id2label = build_label_list(s.tags for s in data["train"])
-    encode_tags(data["validation"], id2label)  # unknown labels fail early
     (run_dir / "labels.json").write_text(json.dumps(id2label) + "\n")
     print(f"{len(data['train'])} training / {len(data['validation'])} "
           f"validation sentences; labels {id2label}")
@@ -205,5 +205,10 @@ def main(argv=None):
     print(f"run folder: {run_dir} (tensorboard --logdir {config.output_dir})")
     return run_dir
 
+def cli():
+    """Console-script entry point."""
+    return run_cli(main)
+
+
 if __name__ == "__main__":
-    main()
+    run_cli(main)
