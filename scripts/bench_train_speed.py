@@ -199,7 +199,7 @@ def batch_plan(encoded, batch_size, max_length, seed, num_batches, jit):
     index = tf.RaggedTensor.from_row_lengths(
         tf.repeat(tf.range(encoded.num_windows, dtype=tf.int32),
                   tf.cast(lengths, tf.int32)), lengths)
-    twin = EncodedWindows({"window": index}, index, encoded.sample_weight)
+    twin = EncodedWindows({"token_ids": index}, index, encoded.sample_weight)
     dataset = make_dataset(twin, batch_size, max_length, shuffle=True,
                            seed=seed, repeat=True, pad_to_bucket_boundary=jit)
     return [y[:, 0].numpy() for _, y, _ in dataset.take(num_batches)]
