@@ -1,6 +1,5 @@
 """Reads the real CoNLL-2003 copy in ../shared/data (skipped when absent)."""
 
-import pathlib
 
 import pytest
 

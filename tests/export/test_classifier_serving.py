@@ -1,7 +1,6 @@
 """Raw-text classifier export: outside case BR-07 with its exact values."""
 
 import json
-import pathlib
 import subprocess
 import sys
 

@@ -1,6 +1,5 @@
 import numpy as np
 import tensorflow as tf
-from seqeval.metrics.sequence_labeling import get_entities  # noqa: F401
 from seqeval.scheme import IOB2
 from seqeval.scheme import Entities
 

@@ -1,7 +1,6 @@
 """Raw-text serving export: outside cases BR-01 (spans) and BR-07."""
 
 import json
-import os
 import pathlib
 import subprocess
 import sys
@@ -11,14 +10,13 @@ import pytest
 import tensorflow as tf
 
 from tfllm.evaluation.ner_evaluator import predict_tags
-from tfllm.export import ner_serving
 from tfllm.export.ner_serving import TEXT_SPEC
 from tfllm.export.ner_serving import export_ner
 from tfllm.export.ner_serving import make_serving_fn
+from tfllm.export.versioned import next_version
 from tfllm.inference.ner import NerPredictor
 from tiny import NER_LABELS
 from tiny import SENTENCE_A
-from tiny import SENTENCE_B
 from tiny import tiny_token_classifier
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -79,7 +77,7 @@ def test_export_writes_versions_and_assets(exported, tmp_path):
     assert (path / "assets" / "labels.txt").read_text().split() == NER_LABELS
     vocab = (path / "assets" / "vocab.txt").read_text().split("\n")
     assert vocab[:4] == ["[PAD]", "[UNK]", "[CLS]", "[SEP]"]
-    assert ner_serving.next_version(path.parent) == 2
+    assert next_version(path.parent) == 2
     assert not [p for p in path.parent.iterdir() if p.name.startswith(".")]
 
 

@@ -9,7 +9,7 @@ import argparse
 import pathlib
 import sys
 
-from tfllm.export.ner_serving import next_version
+from tfllm.export.versioned import next_version
 from tfllm.inference.ner import NerPredictor
 from tfllm.inference.ner import format_entities
 from tfllm.inference.ner import to_json

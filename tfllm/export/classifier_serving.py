@@ -25,13 +25,9 @@ serve(text=tf.constant(["I still have not received my new card"]))
 ```
 """
 
-import pathlib
-
-import keras
 import tensorflow as tf
 
-from tfllm.export.ner_serving import next_version
-from tfllm.utils.atomic import atomic_path
+from tfllm.export.versioned import write_version
 
 TEXT_SPEC = tf.TensorSpec([None], tf.string, name="text")
 TEXT_PAIR_SPEC = tf.TensorSpec([None], tf.string, name="text_pair")
@@ -96,27 +92,11 @@ def export_classifier(model, export_base, version=None):
     Raises:
         ValueError: the model has no preprocessor.
     """
-    if model.preprocessor is None:
-        raise ValueError("export_classifier needs a model with a preprocessor")
-    version = next_version(export_base) if version is None else int(version)
-    final = pathlib.Path(export_base) / str(version)
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    archive.track(model.preprocessor)
-    archive.add_endpoint(
-        name="serving_default",
-        fn=make_serving_fn(model),
-        input_signature=input_signature(model),
+    assets = {"task.txt": TASK_MARKER + "\n"}
+    if model.multi_label:
+        assets["thresholds.txt"] = "\n".join(
+            str(t) for t in model.thresholds) + "\n"
+    return write_version(
+        model, export_base, make_serving_fn(model), input_signature(model),
+        assets=assets, version=version,
     )
-    with atomic_path(final) as temp:
-        archive.write_out(str(temp), verbose=False)
-        assets = temp / "assets"
-        assets.mkdir(exist_ok=True)
-        (assets / "labels.txt").write_text("\n".join(model.id2label) + "\n")
-        vocabulary = model.preprocessor.tokenizer.get_vocabulary()
-        (assets / "vocab.txt").write_text("\n".join(vocabulary) + "\n")
-        if model.multi_label:
-            (assets / "thresholds.txt").write_text(
-                "\n".join(str(t) for t in model.thresholds) + "\n")
-        (assets / "task.txt").write_text(TASK_MARKER + "\n")
-    return final

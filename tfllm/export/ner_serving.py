@@ -17,15 +17,12 @@ serve(text=tf.constant(["EU rejects German call to boycott British lamb ."]))
 ```
 """
 
-import pathlib
-
-import keras
 import tensorflow as tf
 import tensorflow_text as tf_text
 
 from tfllm.export.entities import decode_entities
 from tfllm.export.entities import label_tables
-from tfllm.utils.atomic import atomic_path
+from tfllm.export.versioned import write_version
 
 TEXT_SPEC = tf.TensorSpec([None], tf.string, name="text")
 
@@ -124,15 +121,6 @@ def make_serving_fn(model):
     return serve
 
 
-def next_version(export_base):
-    """The next integer version folder under `export_base` (1 if none)."""
-    base = pathlib.Path(export_base)
-    versions = [
-        int(p.name) for p in base.glob("*") if p.is_dir() and p.name.isdigit()
-    ]
-    return max(versions, default=0) + 1
-
-
 def export_ner(model, export_base, version=None):
     """Writes a TF Serving SavedModel version folder, atomically.
 
@@ -148,23 +136,7 @@ def export_ner(model, export_base, version=None):
     Raises:
         ValueError: the model has no preprocessor.
     """
-    if model.preprocessor is None:
-        raise ValueError("export_ner needs a model with a preprocessor")
-    version = next_version(export_base) if version is None else int(version)
-    final = pathlib.Path(export_base) / str(version)
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    archive.track(model.preprocessor)
-    archive.add_endpoint(
-        name="serving_default",
-        fn=make_serving_fn(model),
-        input_signature=[TEXT_SPEC],
+    return write_version(
+        model, export_base, make_serving_fn(model), [TEXT_SPEC],
+        version=version,
     )
-    with atomic_path(final) as temp:
-        archive.write_out(str(temp), verbose=False)
-        assets = temp / "assets"
-        assets.mkdir(exist_ok=True)
-        (assets / "labels.txt").write_text("\n".join(model.id2label) + "\n")
-        vocabulary = model.preprocessor.tokenizer.get_vocabulary()
-        (assets / "vocab.txt").write_text("\n".join(vocabulary) + "\n")
-    return final

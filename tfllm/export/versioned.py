@@ -1,0 +1,67 @@
+"""Versioned, atomic SavedModel writes for TF Serving (every task's export).
+
+TF Serving watches a model folder and loads its highest integer subfolder;
+a version is written aside and renamed when complete, so a server polling
+the folder never sees half of one.
+"""
+
+import pathlib
+
+import keras
+
+from tfllm.utils.atomic import atomic_path
+
+
+def next_version(export_base):
+    """The next integer version folder under `export_base` (1 if none)."""
+    base = pathlib.Path(export_base)
+    versions = [
+        int(p.name) for p in base.glob("*") if p.is_dir() and p.name.isdigit()
+    ]
+    return max(versions, default=0) + 1
+
+
+def write_version(model, export_base, serving_fn, input_signature,
+                  assets=None, version=None):
+    """Exports `serving_fn` as `serving_default` in a new version folder.
+
+    Args:
+        model: a task model with a preprocessor; its variables and the
+            preprocessor's resources are tracked. Its label list and
+            tokenizer vocabulary are written to `assets/labels.txt` and
+            `assets/vocab.txt`.
+        export_base: str or path, e.g. `saved_models/ner`.
+        serving_fn: callable taking the `input_signature` tensors.
+        input_signature: list of `tf.TensorSpec`.
+        assets: dict file name -> text, extra files for `assets/`.
+        version: int or None. None means one above the highest existing.
+
+    Returns:
+        `pathlib.Path` of the version folder (it appears only when complete).
+
+    Raises:
+        ValueError: the model has no preprocessor.
+    """
+    if model.preprocessor is None:
+        raise ValueError("export needs a model with a preprocessor")
+    version = next_version(export_base) if version is None else int(version)
+    final = pathlib.Path(export_base) / str(version)
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.track(model.preprocessor)
+    archive.add_endpoint(
+        name="serving_default", fn=serving_fn,
+        input_signature=input_signature,
+    )
+    with atomic_path(final) as temp:
+        archive.write_out(str(temp), verbose=False)
+        files = {
+            "labels.txt": "\n".join(model.id2label) + "\n",
+            "vocab.txt": "\n".join(
+                model.preprocessor.tokenizer.get_vocabulary()) + "\n",
+        }
+        folder = temp / "assets"
+        folder.mkdir(exist_ok=True)
+        for name, text in {**files, **(assets or {})}.items():
+            (folder / name).write_text(text)
+    return final
