@@ -8,11 +8,11 @@ export give the same labels and probabilities.
 import json
 import pathlib
 
-import keras
 import numpy as np
 import tensorflow as tf
 import tensorflow_text  # noqa: F401  (tokenizer ops of SavedModels)
 
+from tfllm.models.task import load_task_model
 from tfllm.export.classifier_serving import TASK_MARKER
 from tfllm.export.classifier_serving import input_signature
 from tfllm.export.classifier_serving import make_serving_fn
@@ -39,24 +39,7 @@ def load_text_classifier(path, id2label=None):
         ValueError: `id2label` differs from the saved list, the file is not
             a text classifier, or it is corrupt (the message names it).
     """
-    path = pathlib.Path(path)
-    if path.is_dir():
-        path = path / "model.keras"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no saved model (model.keras)")
-    try:
-        model = keras.models.load_model(path, compile=False)
-    except Exception as e:
-        raise ValueError(f"{path}: cannot load the model: {e}") from e
-    if not isinstance(model, text_classifier.TextClassifier):
-        raise ValueError(
-            f"{path}: a {type(model).__name__}, not a TextClassifier")
-    if id2label is not None and list(id2label) != model.id2label:
-        raise ValueError(
-            f"{path}: labels {list(id2label)} differ from the saved "
-            f"id2label {model.id2label}; the saved order is authoritative"
-        )
-    return model
+    return load_task_model(path, text_classifier.TextClassifier, id2label)
 
 
 def newest_export(base="saved_models"):

@@ -8,10 +8,10 @@ give the same entities.
 import json
 import pathlib
 
-import keras
 import tensorflow as tf
 import tensorflow_text  # noqa: F401  (tokenizer ops of SavedModels)
 
+from tfllm.models.task import load_task_model
 from tfllm.export.ner_serving import TEXT_SPEC
 from tfllm.export.ner_serving import make_serving_fn
 
@@ -37,21 +37,7 @@ def load_token_classifier(path, id2label=None):
         ValueError: `id2label` differs from the saved list, or the file is
             corrupt (the message names it).
     """
-    path = pathlib.Path(path)
-    if path.is_dir():
-        path = path / "model.keras"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no saved model (model.keras)")
-    try:
-        model = keras.models.load_model(path, compile=False)
-    except Exception as e:
-        raise ValueError(f"{path}: cannot load the model: {e}") from e
-    if id2label is not None and list(id2label) != model.id2label:
-        raise ValueError(
-            f"{path}: labels {list(id2label)} differ from the saved "
-            f"id2label {model.id2label}; the saved order is authoritative"
-        )
-    return model
+    return load_task_model(path, token_classifier.TokenClassifier, id2label)
 
 
 class NerPredictor:

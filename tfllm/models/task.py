@@ -1,5 +1,7 @@
 """The base of tfllm's task models: one training step for every task."""
 
+import pathlib
+
 import keras
 
 from tfllm.training.steps import symbolic_build_per_leaf
@@ -28,3 +30,63 @@ class Task(keras.Model):
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
         return symbolic_build_per_leaf(super(), iterator, data_batch)
+
+    def get_config(self):
+        """The arguments every task shares; subclasses add their own."""
+        return {
+            "backbone": keras.saving.serialize_keras_object(self.backbone),
+            "id2label": self.id2label,
+            "preprocessor": keras.saving.serialize_keras_object(
+                self.preprocessor
+            ) if self.preprocessor is not None else None,
+            "name": self.name,
+            "trainable": self.trainable,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("backbone", "preprocessor"):
+            if isinstance(config.get(key), dict):
+                config[key] = keras.saving.deserialize_keras_object(
+                    config[key]
+                )
+        return cls(**config)
+
+
+def load_task_model(path, task_class, id2label=None):
+    """Loads a saved task model (`.keras` file or run folder).
+
+    Args:
+        path: str or path. A `.keras` file, or a run folder with
+            `model.keras`.
+        task_class: the expected class (`TokenClassifier`, ...).
+        id2label: list of str or None. If given, must equal the saved label
+            list exactly (outside case BR-06: labels are never re-mapped).
+
+    Returns:
+        The model, an instance of `task_class`.
+
+    Raises:
+        FileNotFoundError: no model file at `path`.
+        ValueError: `id2label` differs from the saved list, the file holds
+            another kind of model, or it is corrupt (the message names it).
+    """
+    path = pathlib.Path(path)
+    if path.is_dir():
+        path = path / "model.keras"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no saved model (model.keras)")
+    try:
+        model = keras.models.load_model(path, compile=False)
+    except Exception as e:
+        raise ValueError(f"{path}: cannot load the model: {e}") from e
+    if not isinstance(model, task_class):
+        raise ValueError(
+            f"{path}: a {type(model).__name__}, not a {task_class.__name__}")
+    if id2label is not None and list(id2label) != model.id2label:
+        raise ValueError(
+            f"{path}: labels {list(id2label)} differ from the saved "
+            f"id2label {model.id2label}; the saved order is authoritative"
+        )
+    return model

@@ -175,30 +175,15 @@ class TextClassifier(Task):
                           off_value=False)
 
     def get_config(self):
-        return {
-            "backbone": keras.saving.serialize_keras_object(self.backbone),
-            "id2label": self.id2label,
-            "preprocessor": keras.saving.serialize_keras_object(
-                self.preprocessor
-            ) if self.preprocessor is not None else None,
+        config = super().get_config()
+        config.update({
             "pooling": self.pooling,
             "dropout": self.dropout,
             "multi_label": self.multi_label,
             "thresholds": self.thresholds,
             "text_pairs": self.text_pairs,
-            "name": self.name,
-            "trainable": self.trainable,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        for key in ("backbone", "preprocessor"):
-            if isinstance(config.get(key), dict):
-                config[key] = keras.saving.deserialize_keras_object(
-                    config[key]
-                )
-        return cls(**config)
+        })
+        return config
 
 
 def build_text_classifier(

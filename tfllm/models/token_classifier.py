@@ -164,28 +164,13 @@ class TokenClassifier(Task):
         return encoding["word_window"].with_flat_values(word_logits)
 
     def get_config(self):
-        return {
-            "backbone": keras.saving.serialize_keras_object(self.backbone),
-            "id2label": self.id2label,
-            "preprocessor": keras.saving.serialize_keras_object(
-                self.preprocessor
-            ) if self.preprocessor is not None else None,
+        config = super().get_config()
+        config.update({
             "dropout": self.dropout,
             "casing_features": self.casing_features,
             "casing_dim": self.casing_dim,
-            "name": self.name,
-            "trainable": self.trainable,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        for key in ("backbone", "preprocessor"):
-            if isinstance(config.get(key), dict):
-                config[key] = keras.saving.deserialize_keras_object(
-                    config[key]
-                )
-        return cls(**config)
+        })
+        return config
 
 
 def build_token_classifier(
