@@ -97,7 +97,7 @@ def test_carved_validation_and_kfold(tiny_cls_preset, csv_files, tmp_path,
                                      capsys):
     train, _ = csv_files
     run_dir = train_classifier.main(common(tiny_cls_preset, tmp_path) + [
-        "--train-file", str(train), "--epochs", "1", "--folds", "3",
+        "--train-file", str(train), "--epochs", "2", "--folds", "3",
         "--run-name", "cv", "--no-export"])
     out = capsys.readouterr().out
     assert "3-fold accuracy:" in out and "±" in out
@@ -105,6 +105,17 @@ def test_carved_validation_and_kfold(tiny_cls_preset, csv_files, tmp_path,
     assert [r["fold"] for r in summary["per_fold"]] == [1, 2, 3]
     assert sum(r["validation_examples"] for r in summary["per_fold"]) == 24
     assert set(summary["accuracy"]) == {"mean", "std"}
+    for record in summary["per_fold"]:
+        fold_dir = run_dir / f"fold{record['fold']}"
+        epochs = [json.loads(line) for line in
+                  (fold_dir / "metrics.jsonl").read_text().splitlines()]
+        # The estimate is the last epoch, not the epoch picked on the fold.
+        assert record["epochs"] == 2
+        assert record["accuracy"] == epochs[-1]["val_accuracy"]
+        best = json.loads((fold_dir / "validation_report.json").read_text())
+        assert record["best_epoch_scores"]["accuracy"] == best["accuracy"]
+    assert summary["accuracy"]["mean"] == pytest.approx(
+        sum(r["accuracy"] for r in summary["per_fold"]) / 3)
 
     run_dir = train_classifier.main(common(tiny_cls_preset, tmp_path) + [
         "--train-file", str(train), "--epochs", "1", "--run-name", "carve",
