@@ -25,7 +25,6 @@ import tensorflow as tf
 from tfllm.preprocessing.casing import SPECIAL
 from tfllm.preprocessing.casing import casing_classes
 from tfllm.preprocessing.word_splitter import check_word_splitter
-from tfllm.preprocessing.word_splitter import split_words
 
 
 def _ceil_div(a, b):
@@ -48,8 +47,9 @@ class TokenClassificationPreprocessor(keras.layers.Layer):
             `(sequence_length - 2) // 4`. Must be below `sequence_length - 2`.
         casing_features: bool. Also return `casing_ids`, each sub-token's
             word casing class (`tfllm.preprocessing.casing`). Default True.
-        word_splitter: str. How raw text is split into words before
-            tokenization (`split_text`, used by the serving graph):
+        word_splitter: str. How the serving graph splits raw text into
+            words before tokenization
+            (`tfllm.export.ner_serving.make_serving_fn`):
             `"whitespace"` (default, CoNLL) or `"cjk_chars"` (one word per
             CJK character, runs of letters or digits stay words; see
             `tfllm.preprocessing.word_splitter`). Saved with the model, so
@@ -123,18 +123,6 @@ class TokenClassificationPreprocessor(keras.layers.Layer):
         raise ValueError(
             f"tokenizer {type(self.tokenizer).__name__} has none of {names}"
         )
-
-    def split_text(self, text):
-        """Splits raw text into words with `word_splitter`.
-
-        Args:
-            text: `tf.string` `[batch]`.
-
-        Returns:
-            `(words, byte_starts, byte_ends)`, ragged `[batch, (words)]`;
-            see `tfllm.preprocessing.word_splitter.split_words`.
-        """
-        return split_words(text, self.word_splitter)
 
     @tf.function(reduce_retracing=True)
     def _tokenize(self, flat_words):
