@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from tfllm.cli import train_ner
 from tfllm.inference.ner import NerPredictor
 from tiny import tiny_cjk_backbone
@@ -52,3 +54,10 @@ def test_cluener_layout_chinese_vocabulary(tmp_path, capsys):
                                "作"]
     for entity in result["entities"]:
         assert text[entity["start"]:entity["end"]] == entity["text"]
+
+
+def test_dataset_flag_errors():
+    with pytest.raises(SystemExit, match="expected one of"):
+        train_ner.main(["--dataset", "msra"])
+    with pytest.raises(SystemExit, match="needs --train-file"):
+        train_ner.main(["--dataset", "char_bio"])

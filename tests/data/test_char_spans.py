@@ -46,3 +46,15 @@ def test_label_list_includes_documented_types():
     labels = ner_label_list("weibo_ner", [])
     assert len(labels) == 17 and labels[:3] == ["O", "B-GPE.NAM", "I-GPE.NAM"]
     assert len(ner_label_list("cluener2020", [])) == 21
+
+
+def test_read_char_bio_file_into_words(tmp_path):
+    from tfllm.data.ner_datasets import read_ner_file
+
+    path = tmp_path / "dev.txt"
+    path.write_text("我 O\n用 O\ni B-PRODUCT\nP I-PRODUCT\n😀 O\n\n北 B-LOC\n",
+                    encoding="utf-8")
+    first, second = read_ner_file("char_bio", path)
+    assert first.words == ["我", "用", "iP", "😀"]
+    assert first.tags == ["O", "O", "B-PRODUCT", "O"]
+    assert (second.words, second.tags, second.line) == (["北"], ["B-LOC"], 7)

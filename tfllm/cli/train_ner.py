@@ -97,8 +97,15 @@ def load_splits(config, report=None):
     Character-level datasets record resolved spans, split words and
     repaired tags in `report` (`ConversionReport`).
     """
+    if config.dataset not in NER_DATASETS:
+        raise SystemExit(f"--dataset {config.dataset!r}: expected one of "
+                         f"{sorted(NER_DATASETS)}")
     dataset = get_ner_dataset(config.dataset)
     data = {}
+    if not dataset.files and not (config.train_file
+                                  and config.validation_file):
+        raise SystemExit(f"--dataset {dataset.name} needs --train-file and "
+                         "--validation-file")
     if config.train_file is None or config.validation_file is None:
         if dataset.name == "conll2003":
             data = load_conll2003(config.data_dir)
