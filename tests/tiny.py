@@ -127,3 +127,60 @@ def write_csv(path, rows, header=("text", "label"), encoding="utf-8",
     data = buffer.getvalue().encode(encoding)
     path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + data)
     return path
+
+
+# Chinese NER: a vocabulary with a few CJK characters (the others are
+# unknown), the CLUENER-style labels, and a tiny classifier whose tags
+# depend only on each word's casing class (deterministic spans).
+CJK_VOCAB = (
+    "[PAD] [UNK] [CLS] [SEP] [MASK] 我 在 北 京 的 公 司 工 作 google "
+    "iphone 15 , ， 。"
+).split()
+CJK_LABELS = ["O", "B-LOC", "I-LOC", "B-ORG", "I-ORG"]
+
+
+def tiny_cjk_tokenizer():
+    return keras_hub.tokenizers.BertTokenizer(
+        vocabulary=CJK_VOCAB, lowercase=True)
+
+
+def tiny_cjk_backbone(seed=0):
+    keras.utils.set_random_seed(seed)
+    return keras_hub.models.BertBackbone(
+        vocabulary_size=len(CJK_VOCAB), num_layers=2, num_heads=2,
+        hidden_dim=32, intermediate_dim=64, max_sequence_length=64,
+        dropout=0.0)
+
+
+def casing_rule_classifier(sequence_length=16):
+    """A `cjk_chars` classifier that tags by casing class only.
+
+    Latin words (lower, UPPER, Title, mixed) -> B-ORG; CJK characters ->
+    I-ORG; numbers -> B-LOC; punctuation, symbols, emoji -> O. So
+    "我在Google北京" has the entity ORG "Google北京" and "15" is LOC.
+    """
+    import numpy as np
+
+    from tfllm.models.token_classifier import TokenClassifier
+    from tfllm.preprocessing import casing
+    from tfllm.preprocessing.token_classification_preprocessor import (
+        TokenClassificationPreprocessor,
+    )
+
+    preprocessor = TokenClassificationPreprocessor(
+        tiny_cjk_tokenizer(), sequence_length, word_splitter="cjk_chars")
+    model = TokenClassifier(tiny_cjk_backbone(), CJK_LABELS,
+                            preprocessor=preprocessor, dropout=0.0)
+    rule = {casing.LOWER: "B-ORG", casing.UPPER: "B-ORG",
+            casing.TITLE: "B-ORG", casing.MIXED: "B-ORG",
+            casing.UNCASED_LETTER: "I-ORG", casing.NUMERIC: "B-LOC"}
+    embedding = np.zeros((casing.NUM_CASING_CLASSES, model.casing_dim))
+    embedding[:, :casing.NUM_CASING_CLASSES] = np.eye(
+        casing.NUM_CASING_CLASSES)
+    model.casing_embedding.set_weights([embedding])
+    kernel = np.zeros((32 + model.casing_dim, len(CJK_LABELS)))
+    for casing_class in range(casing.NUM_CASING_CLASSES):
+        label = rule.get(casing_class, "O")
+        kernel[32 + casing_class, CJK_LABELS.index(label)] = 10.0
+    model.classifier_head.set_weights([kernel, np.zeros(len(CJK_LABELS))])
+    return model

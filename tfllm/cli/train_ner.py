@@ -2,6 +2,9 @@
 
 Default run: the offline MiniLM encoder on CoNLL-2003 (train.txt, scored on
 valid.txt), then a raw-text SavedModel in `saved_models/ner/<version>/`.
+`--dataset cluener2020`, `weibo_ner` or `char_bio` train on Chinese
+character-labelled data; the export then splits raw text into one word per
+CJK character (`tfllm.preprocessing.word_splitter`).
 """
 
 import dataclasses
@@ -21,12 +24,17 @@ from tfllm.cli.args import parse_dataclasses
 from tfllm.cli.args import run_cli
 from tfllm.data.conll import encode_tags
 from tfllm.data.conll import load_conll2003
-from tfllm.data.conll import read_conll
+from tfllm.data.char_spans import ConversionReport
+from tfllm.data.ner_datasets import NER_DATASETS
+from tfllm.data.ner_datasets import get_ner_dataset
+from tfllm.data.ner_datasets import load_ner_dataset
+from tfllm.data.ner_datasets import ner_label_list
+from tfllm.data.ner_datasets import read_ner_file
 from tfllm.data.pipeline import encode_token_classification
-from tfllm.data.tagging import build_label_list
 from tfllm.data.tagging import inside_label_ids
 from tfllm.evaluation.ner_evaluator import evaluate_ner
 from tfllm.evaluation.ner_metrics import format_report
+from tfllm.evaluation.vocabulary_coverage import unknown_token_rate
 from tfllm.export.ner_serving import export_ner
 from tfllm.models.token_classifier import build_token_classifier
 from tfllm.training.distribute import is_chief
@@ -47,13 +55,20 @@ class NerConfig:
     backbone: str = dataclasses.field(default="minilm", metadata={
         "help": "'minilm' (offline default), a Hugging Face checkpoint folder"
                 " or a KerasHub preset name (online)"})
+    dataset: str = dataclasses.field(default="conll2003", metadata={
+        "help": f"one of {sorted(NER_DATASETS)}; the Chinese ones are "
+                "labelled per character and split raw text per CJK "
+                "character (char_bio needs --train-file/--validation-file)"})
     data_dir: Optional[str] = _help(
-        "CoNLL-2003 folder (train.txt, valid.txt); default "
-        "$TFLLM_DATA_DIR/conll2003, ../shared/data/conll2003, then TFDS")
-    train_file: Optional[str] = _help("CoNLL file overriding the train split")
+        "dataset folder; default $TFLLM_DATA_DIR/<dataset>, "
+        "../shared/data/<dataset> (CoNLL-2003: then TFDS)")
+    train_file: Optional[str] = _help(
+        "file in the dataset's format overriding the train split")
     validation_file: Optional[str] = _help(
-        "CoNLL file overriding the validation split")
-    test_file: Optional[str] = _help("CoNLL file scored once at the end")
+        "file in the dataset's format overriding the validation split")
+    test_file: Optional[str] = _help(
+        "file in the dataset's format scored once at the end (weibo_ner: "
+        "its test split by default)")
     max_length: int = dataclasses.field(default=128, metadata={
         "help": "window length in sub-tokens; longer sentences are split "
                 "into overlapping windows"})
@@ -76,17 +91,30 @@ class NerConfig:
         "help": "write a TF Serving SavedModel version at the end"})
 
 
-def load_splits(config):
-    """Returns `{split: [TaggedSentence]}` for train, validation (and test)."""
+def load_splits(config, report=None):
+    """Returns `{split: [TaggedSentence]}` for train, validation (and test).
+
+    Character-level datasets record resolved spans, split words and
+    repaired tags in `report` (`ConversionReport`).
+    """
+    if config.dataset not in NER_DATASETS:
+        raise SystemExit(f"--dataset {config.dataset!r}: expected one of "
+                         f"{sorted(NER_DATASETS)}")
+    dataset = get_ner_dataset(config.dataset)
     data = {}
+    if not dataset.files and not (config.train_file
+                                  and config.validation_file):
+        raise SystemExit(f"--dataset {dataset.name} needs --train-file and "
+                         "--validation-file")
     if config.train_file is None or config.validation_file is None:
-        data = load_conll2003(config.data_dir)
-    if config.train_file:
-        data["train"] = read_conll(config.train_file)
-    if config.validation_file:
-        data["validation"] = read_conll(config.validation_file)
-    if config.test_file:
-        data["test"] = read_conll(config.test_file)
+        if dataset.name == "conll2003":
+            data = load_conll2003(config.data_dir)
+        else:
+            data = load_ner_dataset(dataset.name, config.data_dir, report)
+    for split in ("train", "validation", "test"):
+        path = getattr(config, f"{split}_file")
+        if path:
+            data[split] = read_ner_file(dataset, path, report)
     if config.max_train_sentences:
         data["train"] = data["train"][:config.max_train_sentences]
     if config.max_eval_sentences:
@@ -115,10 +143,37 @@ def report_split(model, sentences, name, run_dir):
     return result
 
 
-def write_summary(run_dir, final, history, encoded, start):
+def report_data(model, data, report, run_dir):
+    """Prints and writes `data_report.json`: conversions and unknown tokens.
+
+    Returns:
+        dict with the `ConversionReport` summary and, per split, the
+        unknown-token rate of the model's vocabulary
+        (`tfllm.evaluation.vocabulary_coverage`).
+    """
+    result = {"conversion": report.summary(), "unknown_tokens": {}}
+    for name, items in result["conversion"].items():
+        if items["count"]:
+            print(f"{items['count']} {name.replace('_', ' ')}, e.g. "
+                  f"{items['first'][0]}")
+    for split, sentences in data.items():
+        coverage = unknown_token_rate(
+            model.preprocessor, [s.words for s in sentences])
+        result["unknown_tokens"][split] = coverage
+        print(f"{split}: {coverage['subtoken_unknown_rate']:.2%} of "
+              f"{coverage['subtokens']} sub-tokens are unknown "
+              f"({coverage['word_unknown_rate']:.2%} of words, "
+              f"{coverage['cjk_unknown_rate']:.2%} of CJK characters)")
+    (pathlib.Path(run_dir) / "data_report.json").write_text(
+        json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    return result
+
+
+def write_summary(run_dir, final, history, encoded, start, extra=None):
     """Writes and prints `summary.json`: the figures a benchmark quotes."""
     epochs = [r for r in history if "epoch_seconds" in r]
     summary = {
+        **(extra or {}),
         "validation_entity_f1_strict": final["f1"],
         "epochs_this_process": len(epochs),
         "training_subtokens_per_epoch": encoded.num_tokens,
@@ -155,9 +210,12 @@ def main(argv=None):
     if not is_chief():  # only the chief writes the run folder and exports
         run_dir = pathlib.Path(tempfile.mkdtemp(prefix="tfllm-worker-"))
         config.export = False
-    data = load_splits(config)  # bad input fails before any folder is made
-    id2label = build_label_list(s.tags for s in data["train"])
-    encode_tags(data["validation"], id2label)  # unknown labels fail early
+    report = ConversionReport()
+    data = load_splits(config, report)  # bad input fails before any output
+    id2label = ner_label_list(config.dataset, data["train"])
+    for split in ("validation", "test"):  # unknown labels fail early
+        if split in data:
+            encode_tags(data[split], id2label)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.json").write_text(json.dumps(
         dataclasses.asdict(config), indent=2) + "\n")
@@ -169,7 +227,9 @@ def main(argv=None):
         model = build_token_classifier(
             config.backbone, id2label, config.max_length,
             config.window_overlap, config.casing_features, config.dropout,
+            word_splitter=get_ner_dataset(config.dataset).word_splitter,
         )
+    data_report = report_data(model, data, report, run_dir)
     encoded = encode_token_classification(
         model.preprocessor,
         [s.words for s in data["train"]],
@@ -195,13 +255,20 @@ def main(argv=None):
                                "entity_f1", loss)
     model.save(run_dir / "model.keras")
     final = report_split(model, validation, "validation", run_dir)
+    extra = {
+        "dataset": config.dataset,
+        "unknown_subtoken_rate": {
+            split: r["subtoken_unknown_rate"]
+            for split, r in data_report["unknown_tokens"].items()},
+    }
     if "test" in data:
         encode_tags(data["test"], id2label)
-        report_split(model, data["test"], "test", run_dir)
+        extra["test_entity_f1_strict"] = report_split(
+            model, data["test"], "test", run_dir)["f1"]
     if config.export:
         path = export_ner(model, config.export_dir)
         print(f"exported the serving SavedModel to {path}")
-    write_summary(run_dir, final, history, encoded, start)
+    write_summary(run_dir, final, history, encoded, start, extra)
     print(f"run folder: {run_dir} (tensorboard --logdir {config.output_dir})")
     return run_dir
 

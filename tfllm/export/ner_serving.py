@@ -1,11 +1,14 @@
 """Raw-text SavedModel export of a `TokenClassifier` for TF Serving.
 
 The `serving_default` signature takes a batch of sentences (`tf.string`,
-`[batch]`, input name `text`), splits each on whitespace into words,
-tokenizes in-graph (tensorflow-text ops), runs the model over sub-token
-windows (so any length works) and returns dense tensors, since TF Serving
-cannot return ragged ones (outside case BR-07). Label names and the
-vocabulary are written to `assets/` as `labels.txt` and `vocab.txt`.
+`[batch]`, input name `text`), splits each into words with the model's
+`word_splitter` (whitespace for CoNLL, one word per CJK character for
+Chinese; `tfllm.preprocessing.word_splitter`), tokenizes in-graph
+(tensorflow-text ops), runs the model over sub-token windows (so any
+length works) and returns dense tensors, since TF Serving cannot return
+ragged ones (outside case BR-07). Label names and the
+vocabulary are written to `assets/` as `labels.txt` and `vocab.txt`, the
+word splitter to `assets/word_splitter.txt`.
 
 The export loads and runs in a process that imports only TensorFlow and
 tensorflow-text:
@@ -18,27 +21,13 @@ serve(text=tf.constant(["EU rejects German call to boycott British lamb ."]))
 """
 
 import tensorflow as tf
-import tensorflow_text as tf_text
 
 from tfllm.export.entities import decode_entities
 from tfllm.export.entities import label_tables
 from tfllm.export.versioned import write_version
+from tfllm.preprocessing.word_splitter import split_words
 
 TEXT_SPEC = tf.TensorSpec([None], tf.string, name="text")
-
-
-def split_words(text):
-    """Whitespace word split with UTF-8 byte offsets.
-
-    Args:
-        text: `tf.string` `[batch]`.
-
-    Returns:
-        `(words, starts, ends)`, ragged `[batch, (words)]`; offsets in bytes.
-    """
-    tokenizer = tf_text.WhitespaceTokenizer()
-    words, starts, ends = tokenizer.tokenize_with_offsets(text)
-    return words, starts, ends
 
 
 def _char_offset(text, byte_offset, rows):
@@ -70,9 +59,11 @@ def make_serving_fn(model):
     _, _, type_names = label_tables(id2label)
     labels = tf.constant(id2label)
     types = tf.constant(type_names or [""])
+    word_splitter = getattr(
+        getattr(model, "preprocessor", None), "word_splitter", "whitespace")
 
     def serve(text):
-        words, byte_starts, byte_ends = split_words(text)
+        words, byte_starts, byte_ends = split_words(text, word_splitter)
         words = words.with_row_splits_dtype(tf.int64)
         logits = model.predict_word_logits(words)
         probabilities = tf.nn.softmax(logits.flat_values, axis=-1)
@@ -136,7 +127,8 @@ def export_ner(model, export_base, version=None):
     Raises:
         ValueError: the model has no preprocessor.
     """
+    word_splitter = model.preprocessor.word_splitter
     return write_version(
         model, export_base, make_serving_fn(model), [TEXT_SPEC],
-        version=version,
+        assets={"word_splitter.txt": word_splitter + "\n"}, version=version,
     )

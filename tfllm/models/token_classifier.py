@@ -181,6 +181,7 @@ def build_token_classifier(
     casing_features=True,
     dropout=0.1,
     load_weights=True,
+    word_splitter="whitespace",
 ):
     """Loads a backbone and its tokenizer and builds a `TokenClassifier`.
 
@@ -193,6 +194,9 @@ def build_token_classifier(
         casing_features: bool. Feed word casing classes to the head.
         dropout: float. Head dropout; the backbone keeps its own.
         load_weights: bool. False gives random weights (tests).
+        word_splitter: str. How served raw text is split into words:
+            `"whitespace"` (default) or `"cjk_chars"` (Chinese); see
+            `tfllm.preprocessing.word_splitter`.
 
     Returns:
         `TokenClassifier` with its preprocessor.
@@ -211,6 +215,7 @@ def build_token_classifier(
         sequence_length=sequence_length,
         window_overlap=window_overlap,
         casing_features=casing_features,
+        word_splitter=word_splitter,
     )
     return TokenClassifier(
         backbone,

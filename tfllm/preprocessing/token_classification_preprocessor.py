@@ -24,6 +24,7 @@ import tensorflow as tf
 
 from tfllm.preprocessing.casing import SPECIAL
 from tfllm.preprocessing.casing import casing_classes
+from tfllm.preprocessing.word_splitter import check_word_splitter
 
 
 def _ceil_div(a, b):
@@ -46,6 +47,13 @@ class TokenClassificationPreprocessor(keras.layers.Layer):
             `(sequence_length - 2) // 4`. Must be below `sequence_length - 2`.
         casing_features: bool. Also return `casing_ids`, each sub-token's
             word casing class (`tfllm.preprocessing.casing`). Default True.
+        word_splitter: str. How the serving graph splits raw text into
+            words before tokenization
+            (`tfllm.export.ner_serving.make_serving_fn`):
+            `"whitespace"` (default, CoNLL) or `"cjk_chars"` (one word per
+            CJK character, runs of letters or digits stay words; see
+            `tfllm.preprocessing.word_splitter`). Saved with the model, so
+            training data and served text are split alike.
 
     Call arguments:
         words: `tf.RaggedTensor` of `tf.string`, `[batch_size, (num_words)]`.
@@ -65,7 +73,8 @@ class TokenClassificationPreprocessor(keras.layers.Layer):
           sub-token starts its word / is owned by this window.
 
     Raises:
-        ValueError: `sequence_length` or `window_overlap` out of range.
+        ValueError: `sequence_length` or `window_overlap` out of range, or
+            an unknown `word_splitter`.
 
     Examples:
     ```python
@@ -80,9 +89,11 @@ class TokenClassificationPreprocessor(keras.layers.Layer):
         sequence_length=128,
         window_overlap=None,
         casing_features=True,
+        word_splitter="whitespace",
         **kwargs,
     ):
         super().__init__(**kwargs)
+        check_word_splitter(word_splitter)
         if sequence_length < 3:
             raise ValueError(
                 f"sequence_length must be >= 3, got {sequence_length}"
@@ -101,6 +112,7 @@ class TokenClassificationPreprocessor(keras.layers.Layer):
         self.sequence_length = sequence_length
         self.window_overlap = window_overlap
         self.casing_features = casing_features
+        self.word_splitter = word_splitter
         self.built = True  # no weights of its own
 
     def _special_id(self, *names):
@@ -270,6 +282,7 @@ class TokenClassificationPreprocessor(keras.layers.Layer):
                 "sequence_length": self.sequence_length,
                 "window_overlap": self.window_overlap,
                 "casing_features": self.casing_features,
+                "word_splitter": self.word_splitter,
             }
         )
         return config

@@ -1,0 +1,77 @@
+"""How much of a dataset a tokenizer's vocabulary covers (unknown tokens).
+
+An encoder whose WordPiece vocabulary lacks a character sees `[UNK]` for
+it: the English MiniLM vocabulary (BERT uncased, 30,522 entries) holds only
+part of the CJK characters, so on Chinese text the unknown-token rate says
+how much of the input the model cannot tell apart.
+"""
+
+import collections
+
+import tensorflow as tf
+
+from tfllm.preprocessing.word_splitter import CJK_RANGES
+
+
+def _is_cjk(word):
+    return len(word) == 1 and any(
+        low <= ord(word) <= high for low, high in CJK_RANGES)
+
+
+def unknown_token_rate(preprocessor, sentences, top=20):
+    """Counts the sub-tokens and words that become the unknown token.
+
+    Words are tokenized exactly as for training (the preprocessor's
+    per-word sub-tokens; a word without sub-tokens counts as one `[UNK]`).
+
+    Args:
+        preprocessor: `TokenClassificationPreprocessor`.
+        sentences: list of lists of str (words).
+        top: int. How many of the most frequent unknown words to list.
+
+    Returns:
+        dict: `subtokens`, `unknown_subtokens`, `subtoken_unknown_rate`
+        (unknown / all sub-tokens, special tokens excluded); `words`,
+        `unknown_words`, `word_unknown_rate` (words with an unknown
+        sub-token); `cjk_characters`, `unknown_cjk_characters`,
+        `cjk_unknown_rate` (single-CJK-character words);
+        `distinct_unknown_words` and `most_frequent_unknown`
+        (`[[word, count], ...]`).
+    """
+    counts = collections.Counter(w for words in sentences for w in words)
+    vocabulary = sorted(counts)
+    tokenizer = preprocessor.tokenizer
+    oov = tokenizer.token_to_id(getattr(tokenizer, "oov_token", "[UNK]"))
+    pieces = preprocessor._word_pieces(tf.constant(vocabulary or [""]))
+    pieces = pieces.to_list()[:len(vocabulary)]
+    totals = collections.Counter()
+    unknown = collections.Counter()
+    for word, ids in zip(vocabulary, pieces):
+        n = counts[word]
+        unknown_pieces = sum(1 for i in ids if i == oov)
+        totals["subtokens"] += n * len(ids)
+        totals["unknown_subtokens"] += n * unknown_pieces
+        totals["words"] += n
+        cjk = _is_cjk(word)
+        totals["cjk_characters"] += n if cjk else 0
+        if unknown_pieces:
+            unknown[word] = n
+            totals["unknown_words"] += n
+            totals["unknown_cjk_characters"] += n if cjk else 0
+
+    def rate(part, whole):
+        return totals[part] / totals[whole] if totals[whole] else 0.0
+
+    return {
+        "subtokens": totals["subtokens"],
+        "unknown_subtokens": totals["unknown_subtokens"],
+        "subtoken_unknown_rate": rate("unknown_subtokens", "subtokens"),
+        "words": totals["words"],
+        "unknown_words": totals["unknown_words"],
+        "word_unknown_rate": rate("unknown_words", "words"),
+        "cjk_characters": totals["cjk_characters"],
+        "unknown_cjk_characters": totals["unknown_cjk_characters"],
+        "cjk_unknown_rate": rate("unknown_cjk_characters", "cjk_characters"),
+        "distinct_unknown_words": len(unknown),
+        "most_frequent_unknown": [list(x) for x in unknown.most_common(top)],
+    }
