@@ -19,6 +19,9 @@ import keras
 
 from tfllm.cli.args import parse_dataclasses
 from tfllm.cli.args import run_cli
+from tfllm.cli.peft_args import PeftArgs
+from tfllm.cli.peft_args import apply_from_args
+from tfllm.cli.peft_args import save_from_args
 from tfllm.data.conll import encode_tags
 from tfllm.data.conll import load_conll2003
 from tfllm.data.conll import read_conll
@@ -115,7 +118,7 @@ def report_split(model, sentences, name, run_dir):
     return result
 
 
-def write_summary(run_dir, final, history, encoded, start):
+def write_summary(run_dir, final, history, encoded, start, extra=None):
     """Writes and prints `summary.json`: the figures a benchmark quotes."""
     epochs = [r for r in history if "epoch_seconds" in r]
     summary = {
@@ -134,6 +137,7 @@ def write_summary(run_dir, final, history, encoded, start):
         "machine": f"{platform.machine()}, {platform.processor() or '?'}, "
                    f"{os.cpu_count()} CPUs",
         "date": datetime.date.today().isoformat(),
+        **(extra or {}),
     }
     (pathlib.Path(run_dir) / "summary.json").write_text(
         json.dumps(summary, indent=2) + "\n")
@@ -143,8 +147,8 @@ def write_summary(run_dir, final, history, encoded, start):
 
 def main(argv=None):
     start = time.perf_counter()
-    config, training = parse_dataclasses(
-        [NerConfig, TrainingConfig], argv, description=__doc__
+    config, training, peft_args = parse_dataclasses(
+        [NerConfig, TrainingConfig, PeftArgs], argv, description=__doc__
     )
     strategy = make_strategy(training.strategy)
     set_precision(training.precision)
@@ -170,6 +174,7 @@ def main(argv=None):
             config.backbone, id2label, config.max_length,
             config.window_overlap, config.casing_features, config.dropout,
         )
+        peft_summary = apply_from_args(model, peft_args)
     encoded = encode_token_classification(
         model.preprocessor,
         [s.words for s in data["train"]],
@@ -194,6 +199,8 @@ def main(argv=None):
         model, history = train(model, encoded, training, run_dir, evaluate,
                                "entity_f1", loss)
     model.save(run_dir / "model.keras")
+    peft_summary.update(
+        save_from_args(model, peft_args, run_dir, config.backbone))
     final = report_split(model, validation, "validation", run_dir)
     if "test" in data:
         encode_tags(data["test"], id2label)
@@ -201,7 +208,7 @@ def main(argv=None):
     if config.export:
         path = export_ner(model, config.export_dir)
         print(f"exported the serving SavedModel to {path}")
-    write_summary(run_dir, final, history, encoded, start)
+    write_summary(run_dir, final, history, encoded, start, peft_summary)
     print(f"run folder: {run_dir} (tensorboard --logdir {config.output_dir})")
     return run_dir
 
