@@ -282,6 +282,8 @@ class PeftConfig:
             raise ValueError(
                 f"{cls.__name__}: unknown fields {unknown}; known: "
                 f"{sorted(names)}")
+        data = {k: tuple(v) if isinstance(v, list) else v
+                for k, v in data.items()}
         return cls(**data)
 
     get_config = to_dict

@@ -65,31 +65,28 @@ def base_model_info(model, name_or_path=None):
             "fingerprint": digest.hexdigest()}
 
 
-def adapter_weights(model):
-    """dict `<layer path>/<variable name>` -> numpy array."""
-    state = _state(model)
-    weights = {}
-    for path, layer in state.layers.items():
-        for variable in layer.peft_variables + getattr(
-                layer, "peft_buffers", []):
-            weights[f"{path}/{variable.name}"] = variable.numpy()
-    for path, layer in state.modules_to_save.items():
-        for variable in layer.weights:
-            weights[f"{path}/{variable.name}"] = variable.numpy()
-    return weights
+def _named(path, variables):
+    names = [v.name for v in variables]
+    if len(set(names)) < len(names):  # sub-layers: kernel, kernel, ...
+        names = [v.path for v in variables]
+    return {f"{path}/{n}": v for n, v in zip(names, variables)}
 
 
 def _variables_by_key(model):
+    """dict `<layer path>/<variable name>` -> variable, saved in adapters."""
     state = _state(model)
     found = {}
     for path, layer in state.layers.items():
-        for variable in layer.peft_variables + getattr(
-                layer, "peft_buffers", []):
-            found[f"{path}/{variable.name}"] = variable
+        found.update(_named(path, layer.peft_variables + getattr(
+            layer, "peft_buffers", [])))
     for path, layer in state.modules_to_save.items():
-        for variable in layer.weights:
-            found[f"{path}/{variable.name}"] = variable
+        found.update(_named(path, layer.weights))
     return found
+
+
+def adapter_weights(model):
+    """dict `<layer path>/<variable name>` -> numpy array."""
+    return {k: v.numpy() for k, v in _variables_by_key(model).items()}
 
 
 def save_adapter(model, folder, base_model_name=None):
