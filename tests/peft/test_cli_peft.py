@@ -62,3 +62,24 @@ def test_train_classifier_unknown_setting(tiny_cls_preset, tmp_path):
             "--validation-file", str(path), "--epochs", "1",
             "--output-dir", str(tmp_path / "runs"), "--no-export",
             "--peft", "lora", "--peft-config", "rank=4"])
+
+
+def test_train_classifier_adalora(tiny_cls_preset, tmp_path):
+    path = write_csv(tmp_path / "train.csv", list(zip(CLS_TEXTS, CLS_GOLD)))
+    run_dir = train_classifier.main([
+        "--backbone", str(tiny_cls_preset), "--train-file", str(path),
+        "--validation-file", str(path), "--epochs", "3", "--batch-size",
+        "4", "--learning-rate", "1e-2", "--output-dir",
+        str(tmp_path / "runs"), "--run-name", "ada", "--no-export",
+        "--peft", "adalora", "--peft-config",
+        "init_r=4,target_r=2,tinit=1,tfinal=2"])
+    # 2 steps per epoch, 6 updates: the budget ends at 2 per layer.
+    pattern = json.loads(
+        (run_dir / "adalora_rank_pattern.json").read_text())
+    assert len(pattern) == 4 and sum(pattern.values()) == 8
+    saved = read_adapter_config(run_dir / "adapter")
+    assert saved["rank_pattern"] == pattern
+    # The importance scores were updated inside the compiled train step.
+    model = keras.models.load_model(run_dir / "model.keras")
+    layer = next(iter(get_peft_state(model).layers.values()))
+    assert layer.scores["lora_E"][0].numpy().max() > 0

@@ -137,7 +137,17 @@ def test_adapter_refuses_another_base(tmp_path):
         load_adapter(other, folder, verbose=False)
 
 
-def test_export(method, tmp_path):
+@pytest.fixture(scope="module")
+def plain_export_names(tmp_path_factory):
+    path = export_ner(tiny_token_classifier(),
+                      tmp_path_factory.mktemp("plain"))
+    return [v.name for v in tf.saved_model.load(str(path)).variables]
+
+
+# One variant per method: an export takes tens of seconds on 2 CPUs.
+@pytest.mark.parametrize("method", ["lora", "adalora", "adapter", "prefix",
+                                    "prompt"])
+def test_export(method, tmp_path, plain_export_names):
     model = _fresh(method)
     _perturb(model)
     x = _inputs(model)
@@ -154,10 +164,7 @@ def test_export(method, tmp_path):
     np.testing.assert_array_equal(got, expected)
     names = [v.name for v in tf.saved_model.load(str(path)).variables]
     if TABLE[method][2]:
-        plain = export_ner(tiny_token_classifier(), tmp_path / "plain")
-        plain_names = [v.name for v in
-                       tf.saved_model.load(str(plain)).variables]
-        assert len(names) == len(plain_names)
+        assert len(names) == len(plain_export_names)
         assert not [n for n in names if "lora" in n]
 
 
