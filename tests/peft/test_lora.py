@@ -158,3 +158,27 @@ def test_paths_are_stable_across_models():
 
     first = paths()
     assert first == paths() and QUERY in first
+
+
+@pytest.mark.parametrize("config", [
+    PrefixConfig(num_virtual_tokens=3),
+    PrefixConfig(num_virtual_tokens=3, prefix_projection=True,
+                 encoder_hidden_size=8),
+    PromptConfig(num_virtual_tokens=3, prompt_tuning_init="random"),
+], ids=["prefix", "prefix_mlp", "prompt"])
+def test_masks_extended_for_padding(config):
+    """Extra padding changes nothing: the prefix/prompt columns are open
+    and the padding columns stay closed."""
+    model = apply_peft(tiny_token_classifier(), config, verbose=False)
+    for v in model.peft_state.peft_variables():
+        v.assign(np.random.default_rng(2).normal(0, 0.5, v.shape))
+    ids = np.array([[2, 8, 23, 13, 14, 3]], "int32")
+
+    def run(pad):
+        x = {"token_ids": np.pad(ids, ((0, 0), (0, pad))),
+             "padding_mask": np.pad(np.ones_like(ids), ((0, 0), (0, pad))),
+             "segment_ids": np.zeros((1, 6 + pad), "int32"),
+             "casing_ids": np.zeros((1, 6 + pad), "int32")}
+        return model(x).numpy()[:, :6]
+
+    np.testing.assert_allclose(run(0), run(5), atol=1e-5)
