@@ -182,3 +182,29 @@ def test_masks_extended_for_padding(config):
         return model(x).numpy()[:, :6]
 
     np.testing.assert_allclose(run(0), run(5), atol=1e-5)
+
+
+def test_kerashub_causal_lm_lora_fit_and_adapter(tmp_path):
+    """A KerasHub CausalLM (its own train_step) takes LoRA as it is."""
+    from tfllm.peft.saving import load_adapter
+    from tfllm.peft.saving import save_adapter
+
+    def causal_lm():
+        return keras_hub.models.LlamaCausalLM(backbone=_llama(),
+                                              preprocessor=None)
+
+    lm = apply_peft(causal_lm(), LoraConfig(r=2), verbose=False)
+    assert sorted(lm.peft_state.layers)[0] == (
+        "backbone/transformer_layer_0/self_attention/query")
+    assert not lm.peft_state.modules_to_save  # tied embeddings: no head
+    lm.compile(optimizer=keras.optimizers.Adam(1e-2),
+               loss=keras.losses.SparseCategoricalCrossentropy(
+                   from_logits=True), run_eagerly=True)
+    x = {"token_ids": np.array([[1, 5, 7, 9, 2, 0]] * 2, "int32"),
+         "padding_mask": np.array([[1, 1, 1, 1, 1, 0]] * 2, "int32")}
+    history = lm.fit(x, np.roll(x["token_ids"], -1, 1),
+                     sample_weight=x["padding_mask"], epochs=3, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    folder = save_adapter(lm, tmp_path / "adapter", "tiny-llama")
+    fresh = load_adapter(causal_lm(), folder, verbose=False)
+    np.testing.assert_allclose(fresh(x), lm(x), atol=1e-5)

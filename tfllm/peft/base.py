@@ -61,8 +61,10 @@ def walk_layers(model):
             if attr in _SKIP:
                 continue
             if isinstance(value, keras.layers.Layer):
+                # At the root, the attribute name without a leading `_`
+                # (KerasHub tasks keep `_backbone` behind a property).
                 children = [(value, None if functional else attr,
-                             attr if not prefix else value.name)]
+                             attr.lstrip("_") if not prefix else value.name)]
             elif isinstance(value, (list, tuple)):
                 children = [(v, None, v.name) for v in value
                             if isinstance(v, keras.layers.Layer)]
