@@ -166,6 +166,12 @@ class AdaLoraLayer(LoraLayer):
     def peft_buffers(self):
         return [self.rank_mask]
 
+    @property
+    def bookkeeping_variables(self):
+        """Masks and importance averages: state, not parameters."""
+        return [self.rank_mask] + [v for pair in self.scores.values()
+                                   for v in pair]
+
     def _matrices(self):
         p = ops.reshape(self.lora_A, (-1, self.r))  # (in, r)
         q = ops.reshape(self.lora_B, (self.r, -1))  # (r, out)

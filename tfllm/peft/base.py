@@ -234,12 +234,19 @@ def freeze_all_but(model, state):
 
 
 def count_parameters(model):
-    """`(trainable, total)` parameter counts of `model`."""
+    """`(trainable, total)` parameter counts of `model`.
+
+    State that is not a parameter (AdaLoRA's importance averages and rank
+    masks, a layer's `bookkeeping_variables`) is not counted, as in PEFT.
+    """
     def size(variable):
         return int(math.prod(variable.shape))
 
+    state = get_peft_state(model)
+    skip = {id(v) for layer in (state.layers.values() if state else ())
+            for v in getattr(layer, "bookkeeping_variables", [])}
     trainable = sum(size(v) for v in model.trainable_weights)
-    total = sum(size(v) for v in model.weights)
+    total = sum(size(v) for v in model.weights if id(v) not in skip)
     return trainable, total
 
 
