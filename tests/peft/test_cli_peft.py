@@ -27,14 +27,24 @@ def test_train_ner_lora(tiny_preset, tmp_path, capsys):
     write_conll(folder / "train.txt",
                 [(SENTENCE_A, TAGS_A), (SENTENCE_B, TAGS_B)] * 4)
     write_conll(folder / "valid.txt", [(SENTENCE_B, TAGS_B)])
-    run_dir = train_ner.main([
-        "--backbone", str(tiny_preset), "--data-dir", str(folder),
-        "--epochs", "1", "--batch-size", "4", "--max-length", "8",
-        "--learning-rate", "1e-3", "--output-dir", str(tmp_path / "runs"),
-        "--run-name", "lora", "--export-dir", str(tmp_path / "sm"),
-        "--peft", "lora", "--peft-config", "r=4,lora_alpha=8"])
+
+    def run(epochs, export):
+        return train_ner.main([
+            "--backbone", str(tiny_preset), "--data-dir", str(folder),
+            "--epochs", str(epochs), "--batch-size", "4", "--max-length",
+            "8", "--learning-rate", "1e-3", "--output-dir",
+            str(tmp_path / "runs"), "--run-name", "lora", "--export-dir",
+            str(tmp_path / "sm"), "--peft", "lora", "--peft-config",
+            "r=4,lora_alpha=8"] + ([] if export else ["--no-export"]))
+
+    run(1, export=False)
     out = capsys.readouterr().out
     assert "PEFT lora: 4 layers; trainable params:" in out
+    run_dir = run(2, export=True)  # resumes from the epoch-1 checkpoint
+    assert "resuming" in capsys.readouterr().out
+    epochs = [json.loads(line)["epoch"] for line in
+              (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert epochs == [1, 2]
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["peft"]["r"] == 4
     assert 0 < summary["trainable_percent"] < 100
