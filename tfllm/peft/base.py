@@ -160,9 +160,14 @@ class PeftState:
         layers: dict path -> PEFT layer (the method's trainable layers).
         hooks: list of `(install, uninstall)` callables, in install order.
         modules_to_save: dict path -> layer trained in full (the task head).
-        base_model: dict naming the base backbone (see `saving`).
+        originally_trainable: set of ids of the variables trainable before.
         gradient_hook: None or callable `(gradients, variables)` run by the
             shared train step after `optimizer.apply` (AdaLoRA).
+        make_callbacks: None or callable `(total_updates, run_dir) ->
+            callbacks` for `tfllm.training.train` (AdaLoRA).
+        extra_config: None or callable returning entries added to
+            `adapter_config.json` (AdaLoRA's rank pattern).
+        installed: bool. False while export has the hooks taken out.
     """
 
     def __init__(self, config):
@@ -170,8 +175,10 @@ class PeftState:
         self.layers = {}
         self.hooks = []
         self.modules_to_save = {}
-        self.base_model = {}
+        self.originally_trainable = set()
         self.gradient_hook = None
+        self.make_callbacks = None
+        self.extra_config = None
         self.installed = True
 
     def add_hook(self, install, uninstall):

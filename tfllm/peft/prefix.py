@@ -208,5 +208,4 @@ def apply_prefix(model, config=None, verbose=True):
             lambda l=layer, f=function: base.override_method(
                 l, "_compute_attention", f),
             lambda l=layer: base.restore_method(l, "_compute_attention"))
-    state.prefix_layers = [path for path, _, _, _ in chosen]
     return base.finish(model, state, verbose)

@@ -202,9 +202,6 @@ def load_adapter(model, folder, strict=True, verbose=True):
                              f"{weights[key].shape}, the model "
                              f"{tuple(variable.shape)}")
         variable.assign(weights[key])
-    restore = getattr(state, "after_load", None)
-    if restore:
-        restore()
     return model
 
 
