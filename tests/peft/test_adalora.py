@@ -93,3 +93,16 @@ def test_importance_needs_gradients():
 def test_bad_ranks():
     with pytest.raises(ValueError, match="target_r <= init_r"):
         AdaLoraConfig(init_r=4, target_r=6)
+
+
+def test_mixed_bfloat16_training_call():
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        model = apply_peft(tiny_token_classifier(), AdaLoraConfig(
+            init_r=2, target_r=1, total_step=10), verbose=False)
+        x, _ = _batch()
+        y = model(x, training=True)
+        assert str(y.dtype) == "float32"  # the head stays float32
+        assert all(str(loss.dtype) == "float32" for loss in model.losses)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")

@@ -187,7 +187,8 @@ class AdaLoraLayer(LoraLayer):
     def call(self, inputs, training=None):
         if training and self.enabled and self.orth_reg_weight:
             p, q = self._matrices()
-            eye = ops.eye(self.r)
+            p, q = ops.cast(p, "float32"), ops.cast(q, "float32")
+            eye = ops.eye(self.r, dtype="float32")
             regulariser = (ops.norm(ops.matmul(ops.transpose(p), p) - eye)
                            + ops.norm(ops.matmul(q, ops.transpose(q))
                                       - eye))
