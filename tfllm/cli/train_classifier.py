@@ -24,6 +24,9 @@ import numpy as np
 
 from tfllm.cli.args import parse_dataclasses
 from tfllm.cli.args import run_cli
+from tfllm.cli.peft_args import PeftArgs
+from tfllm.cli.peft_args import apply_from_args
+from tfllm.cli.peft_args import save_from_args
 from tfllm.data.bad_rows import BadRows
 from tfllm.data.classification_datasets import DATASETS
 from tfllm.data.classification_datasets import load_classification_dataset
@@ -160,7 +163,8 @@ def carve_validation(data, config, seed):
           f"(stratified, fraction {config.validation_fraction}, seed {seed})")
 
 
-def fit(config, training, id2label, train_examples, validation, run_dir):
+def fit(config, training, id2label, train_examples, validation, run_dir,
+        peft_args=None):
     """Builds a classifier and trains it with the shared loop."""
     if config.class_weight not in ("none", "balanced"):
         raise SystemExit(f"--class-weight none|balanced, not "
@@ -179,6 +183,7 @@ def fit(config, training, id2label, train_examples, validation, run_dir):
             config.backbone, id2label, config.max_length, config.pooling,
             config.dropout, config.multi_label,
             text_pairs=config.text_pair_column is not None)
+        peft_summary = apply_from_args(model, peft_args or PeftArgs())
     labels = label_ids(train_examples, id2label, config.multi_label)
     weights = np.ones(len(train_examples), np.float32)
     if config.class_weight == "balanced":
@@ -206,6 +211,7 @@ def fit(config, training, id2label, train_examples, validation, run_dir):
     with strategy.scope():
         model, history = train(model, encoded, training, run_dir, evaluate,
                                monitor, loss)
+    model.peft_summary = peft_summary
     return model, history, encoded
 
 
@@ -302,7 +308,8 @@ def _mean(history, key):
     return sum(values) / len(values) if values else None
 
 
-def write_summary(run_dir, final, history, encoded, bad_rows, start):
+def write_summary(run_dir, final, history, encoded, bad_rows, start,
+                  extra=None):
     """Writes and prints `summary.json`: the figures a benchmark quotes."""
     summary = {
         **{f"validation_{k}": final[k] for k in SCALARS if k in final},
@@ -321,6 +328,7 @@ def write_summary(run_dir, final, history, encoded, bad_rows, start):
         "machine": f"{platform.machine()}, {platform.processor() or '?'}, "
                    f"{os.cpu_count()} CPUs",
         "date": datetime.date.today().isoformat(),
+        **(extra or {}),
     }
     (pathlib.Path(run_dir) / "summary.json").write_text(
         json.dumps(summary, indent=2) + "\n")
@@ -330,16 +338,17 @@ def write_summary(run_dir, final, history, encoded, bad_rows, start):
 
 def main(argv=None):
     start = time.perf_counter()
-    config, training = parse_dataclasses(
-        [ClassifierConfig, TrainingConfig], argv, description=__doc__)
+    config, training, peft_args = parse_dataclasses(
+        [ClassifierConfig, TrainingConfig, PeftArgs], argv,
+        description=__doc__)
     strategy = make_strategy(training.strategy)
     set_precision(training.precision)
     keras.utils.set_random_seed(training.seed)
     with strategy.scope():
-        return _run(config, training, start)
+        return _run(config, training, start, peft_args)
 
 
-def _run(config, training, start):
+def _run(config, training, start, peft_args=None):
     """The body of `main`, inside the chosen strategy's scope."""
     name = config.dataset or "classifier"
     run_name = config.run_name or datetime.datetime.now().strftime(
@@ -379,7 +388,7 @@ def _run(config, training, start):
     print(f"{len(data['train'])} training / {len(data['validation'])} "
           f"validation examples; {len(id2label)} labels")
     model, history, encoded = fit(config, training, id2label, data["train"],
-                                  data["validation"], run_dir)
+                                  data["validation"], run_dir, peft_args)
     if config.multi_label and config.tune_thresholds:
         result = evaluate_classifier(model, data["validation"])
         model.thresholds = tune_thresholds(
@@ -387,6 +396,9 @@ def _run(config, training, start):
             label_ids(data["validation"], id2label, True))
         print(f"thresholds fitted on validation: {model.thresholds}")
     model.save(run_dir / "model.keras")
+    peft_summary = dict(getattr(model, "peft_summary", {}))
+    peft_summary.update(save_from_args(
+        model, peft_args or PeftArgs(), run_dir, config.backbone))
     final = report_split(model, data["validation"], "validation", run_dir)
     if "test" in data:
         report_split(model, data["test"], "test", run_dir)
@@ -394,7 +406,8 @@ def _run(config, training, start):
         path = export_classifier(
             model, config.export_dir or f"saved_models/{name}")
         print(f"exported the serving SavedModel to {path}")
-    write_summary(run_dir, final, history, encoded, bad_rows, start)
+    write_summary(run_dir, final, history, encoded, bad_rows, start,
+                  peft_summary)
     print(f"run folder: {run_dir} (tensorboard --logdir {config.output_dir})")
     return run_dir
 

@@ -22,6 +22,9 @@ import keras
 
 from tfllm.cli.args import parse_dataclasses
 from tfllm.cli.args import run_cli
+from tfllm.cli.peft_args import PeftArgs
+from tfllm.cli.peft_args import apply_from_args
+from tfllm.cli.peft_args import save_from_args
 from tfllm.data.conll import encode_tags
 from tfllm.data.conll import load_conll2003
 from tfllm.data.char_spans import ConversionReport
@@ -189,6 +192,7 @@ def write_summary(run_dir, final, history, encoded, start, extra=None):
         "machine": f"{platform.machine()}, {platform.processor() or '?'}, "
                    f"{os.cpu_count()} CPUs",
         "date": datetime.date.today().isoformat(),
+        **(extra or {}),
     }
     (pathlib.Path(run_dir) / "summary.json").write_text(
         json.dumps(summary, indent=2) + "\n")
@@ -198,8 +202,8 @@ def write_summary(run_dir, final, history, encoded, start, extra=None):
 
 def main(argv=None):
     start = time.perf_counter()
-    config, training = parse_dataclasses(
-        [NerConfig, TrainingConfig], argv, description=__doc__
+    config, training, peft_args = parse_dataclasses(
+        [NerConfig, TrainingConfig, PeftArgs], argv, description=__doc__
     )
     strategy = make_strategy(training.strategy)
     set_precision(training.precision)
@@ -229,6 +233,7 @@ def main(argv=None):
             config.window_overlap, config.casing_features, config.dropout,
             word_splitter=get_ner_dataset(config.dataset).word_splitter,
         )
+        peft_summary = apply_from_args(model, peft_args)
     data_report = report_data(model, data, report, run_dir)
     encoded = encode_token_classification(
         model.preprocessor,
@@ -254,6 +259,8 @@ def main(argv=None):
         model, history = train(model, encoded, training, run_dir, evaluate,
                                "entity_f1", loss)
     model.save(run_dir / "model.keras")
+    peft_summary.update(
+        save_from_args(model, peft_args, run_dir, config.backbone))
     final = report_split(model, validation, "validation", run_dir)
     extra = {
         "dataset": config.dataset,
@@ -268,6 +275,7 @@ def main(argv=None):
     if config.export:
         path = export_ner(model, config.export_dir)
         print(f"exported the serving SavedModel to {path}")
+    extra.update(peft_summary)
     write_summary(run_dir, final, history, encoded, start, extra)
     print(f"run folder: {run_dir} (tensorboard --logdir {config.output_dir})")
     return run_dir

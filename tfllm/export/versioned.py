@@ -9,6 +9,7 @@ import pathlib
 
 import keras
 
+from tfllm.peft.saving import merged_for_export
 from tfllm.utils.atomic import atomic_path
 
 
@@ -46,14 +47,16 @@ def write_version(model, export_base, serving_fn, input_signature,
         raise ValueError("export needs a model with a preprocessor")
     version = next_version(export_base) if version is None else int(version)
     final = pathlib.Path(export_base) / str(version)
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    archive.track(model.preprocessor)
-    archive.add_endpoint(
-        name="serving_default", fn=serving_fn,
-        input_signature=input_signature,
-    )
-    with atomic_path(final) as temp:
+    with atomic_path(final) as temp, merged_for_export(model):
+        # LoRA/AdaLoRA are merged into the kernels and their layers taken
+        # out here, so the SavedModel holds no PEFT variables or ops.
+        archive = keras.export.ExportArchive()
+        archive.track(model)
+        archive.track(model.preprocessor)
+        archive.add_endpoint(
+            name="serving_default", fn=serving_fn,
+            input_signature=input_signature,
+        )
         archive.write_out(str(temp), verbose=False)
         files = {
             "labels.txt": "\n".join(model.id2label) + "\n",

@@ -32,8 +32,13 @@ class Task(keras.Model):
         return symbolic_build_per_leaf(super(), iterator, data_batch)
 
     def get_config(self):
-        """The arguments every task shares; subclasses add their own."""
-        return {
+        """The arguments every task shares; subclasses add their own.
+
+        A model with a PEFT method (`tfllm.peft`) adds its config under
+        `peft`; `from_config` applies the method again, so `model.keras`
+        files and training checkpoints hold the method's weights.
+        """
+        config = {
             "backbone": keras.saving.serialize_keras_object(self.backbone),
             "id2label": self.id2label,
             "preprocessor": keras.saving.serialize_keras_object(
@@ -42,6 +47,10 @@ class Task(keras.Model):
             "name": self.name,
             "trainable": self.trainable,
         }
+        state = vars(self).get("peft_state")
+        if state is not None:
+            config["peft"] = state.config.to_dict()
+        return config
 
     @classmethod
     def from_config(cls, config):
@@ -51,7 +60,13 @@ class Task(keras.Model):
                 config[key] = keras.saving.deserialize_keras_object(
                     config[key]
                 )
-        return cls(**config)
+        peft = config.pop("peft", None)
+        model = cls(**config)
+        if peft is not None:
+            from tfllm.peft.registry import apply_peft
+
+            apply_peft(model, peft, verbose=False)
+        return model
 
 
 def load_task_model(path, task_class, id2label=None):

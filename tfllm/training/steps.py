@@ -61,6 +61,10 @@ def train_step(model, data):
             gradients, clipnorm, model.optimizer
         )
     model.optimizer.apply(gradients, model.trainable_variables)
+    # A PEFT method that reads gradients (AdaLoRA's importance scores).
+    peft_state = vars(model).get("peft_state")
+    if peft_state is not None and peft_state.gradient_hook is not None:
+        peft_state.gradient_hook(gradients, model.trainable_variables)
     results = model.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
     if isinstance(tf.distribute.get_strategy(),
                   tf.distribute.MultiWorkerMirroredStrategy):

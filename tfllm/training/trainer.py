@@ -16,6 +16,7 @@ import tensorflow as tf
 from tfllm.data.pipeline import make_dataset
 from tfllm.data.pipeline import padded_batch_shapes
 from tfllm.data.pipeline import steps_per_epoch
+from tfllm.peft.registry import training_callbacks
 from tfllm.training.callbacks import BEST_WEIGHTS
 from tfllm.training.callbacks import EpochEvaluation
 from tfllm.training.callbacks import NonFiniteLossError
@@ -172,6 +173,8 @@ def train(model, encoded, config, run_dir, evaluate_fn, monitor, loss):
         log_dir=str(run_dir), update_freq=50, write_graph=False
     )
     callbacks = [checkpoints, evaluation, tensorboard]
+    # PEFT methods that act between steps (AdaLoRA's rank allocation).
+    callbacks += training_callbacks(model, total_updates, run_dir)
     (run_dir / "training_config.json").write_text(
         json.dumps(
             dataclasses.asdict(config)
