@@ -139,10 +139,10 @@ def main(argv=None):
             sum_loss(),
             batch_transform=DynamicMasking(**masking, seed=training.seed),
             validation_transform=DynamicMasking(**masking, seed=12345),
-            monitor="accuracy", monitor_mode="max", max_length=length)
+            monitor="loss", monitor_mode="min", max_length=length)
     save_dir = pathlib.Path(corpus.save_dir or run_dir / "pretrained")
     save_pretrained(model, tokenizer, save_dir)
-    final = max(history, key=lambda r: r["val_accuracy"]) if history else {}
+    final = min(history, key=lambda r: r["val_loss"]) if history else {}
     summary = {
         "held_out_before": initial,
         "held_out_best": {k[4:]: v for k, v in final.items()
