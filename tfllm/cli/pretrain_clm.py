@@ -63,7 +63,9 @@ def sample(model, tokenizer, prompts, length, top_k, seed):
     generator = CausalLM(backbone=model.backbone, preprocessor=preprocessor)
     generator.compile(
         sampler=keras_hub.samplers.TopKSampler(k=top_k, seed=seed))
-    outputs = generator.generate(prompts, max_length=length)
+    # No stop token: a document boundary does not end a sample early.
+    outputs = generator.generate(prompts, max_length=length,
+                                 stop_token_ids=None)
     return generator, list(outputs)
 
 

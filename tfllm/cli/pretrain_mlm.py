@@ -48,6 +48,9 @@ class MaskedLMConfig:
     intermediate_dim: int = dataclasses.field(default=0, metadata={
         "help": "feed-forward width (0: 4 * hidden_dim)"})
     dropout: float = 0.1
+    freeze_backbone: bool = dataclasses.field(default=False, metadata={
+        "help": "train only the MLM head (the tied embedding stays too): "
+                "the control for domain-adaptive pre-training"})
     mask_rate: float = dataclasses.field(default=0.15, metadata={
         "help": "share of tokens predicted; of those 80%% become [MASK], "
                 "10%% a random token, 10%% stay"})
@@ -116,6 +119,8 @@ def main(argv=None):
     with strategy.scope():
         backbone, tokenizer = build_encoder(config, corpus, train_docs)
         model = MaskedLM(backbone)
+        if config.freeze_backbone:
+            backbone.trainable = False
     length = min(corpus.sequence_length, backbone.max_sequence_length)
     train_encoded = encode(tokenizer, train_docs, length)
     validation_encoded = encode(tokenizer, validation_docs, length)
