@@ -6,7 +6,7 @@ import keras_hub
 import numpy as np
 import pytest
 
-from cli.test_train_ner import conll_dir  # noqa: F401 (fixture)
+from cli.test_train_ner import conll_dir  # noqa: F401,F811 (fixture)
 from tfllm.backbones import load_backbone
 from tfllm.cli import pretrain_clm
 from tfllm.cli import pretrain_mlm
@@ -31,8 +31,8 @@ def corpus(tmp_path):
     return path
 
 
-def test_mlm_pretrained_bert_fine_tunes_in_train_ner(corpus, conll_dir,
-                                                     tmp_path):
+def test_mlm_pretrained_bert_fine_tunes_in_train_ner(
+        corpus, conll_dir, tmp_path):  # noqa: F811
     run = pretrain_mlm.main(
         ["--corpus", str(corpus), "--vocabulary-size", "60", "--epochs", "6",
          "--learning-rate", "3e-3", "--output-dir", str(tmp_path / "runs"),

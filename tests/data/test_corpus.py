@@ -27,8 +27,9 @@ def test_blank_line_and_line_layouts(tmp_path):
 
 def test_jsonl_conll_and_format_prefixes(tmp_path):
     jsonl = tmp_path / "t.json"
-    jsonl.write_text('{"text": "浙商银行", "label": {}}\n\n{"text": "x y"}\n',
-                     encoding="utf-8")
+    jsonl.write_text(
+        '{"text": "浙商银行", "label": {}}\n\n{"text": "x y"}\n',
+        encoding="utf-8")
     conll = tmp_path / "train.txt"
     conll.write_text("-DOCSTART- -X- O O\n\nEU B\nrejects O\n\n科 O\n技 O\n",
                      encoding="utf-8")

@@ -14,9 +14,11 @@ from tfllm.preprocessing.tokenizer_training import train_wordpiece
 from tfllm.preprocessing.tokenizer_training import wordpiece_tokenizer
 
 TEXTS = [
-    "First Citizen:\nBefore we proceed any further, hear me speak.",
+    "First Citizen:\nBefore we proceed any further, "
+    "hear me speak.",
     "All:\nSpeak, speak.",
-    "You are all resolved rather to die than to famish?",
+    "You are all resolved rather to die than "
+    "to famish?",
 ] * 10 + ["气和玉烛，睿化著鸿明。缇管一阳生。", "Café naïve 2024 🙂"]
 PROBES = ["Speak, speak further!", "气和玉烛，一阳生。", "Café naïve 🙂",
           "Resolved citizens proceed."]

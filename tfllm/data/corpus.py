@@ -182,7 +182,8 @@ def split_documents(documents, validation_fraction=0.05, seed=0):
     """
     if not 0 <= validation_fraction < 1:
         raise ValueError(
-            f"validation_fraction must be in [0, 1), got {validation_fraction}")
+            "validation_fraction must be in [0, 1), got "
+            f"{validation_fraction}")
     documents = list(documents)
     random.Random(seed).shuffle(documents)
     if validation_fraction == 0:
@@ -243,7 +244,8 @@ def pack_masked_lm_blocks(document_ids, sequence_length, start_id, end_id,
         list of int32 numpy arrays, each of length <= `sequence_length`.
     """
     if sequence_length < 3:
-        raise ValueError(f"sequence_length must be >= 3, got {sequence_length}")
+        raise ValueError(
+            f"sequence_length must be >= 3, got {sequence_length}")
     separator_id = end_id if separator_id is None else separator_id
     stream = _stream(document_ids, separator_id, after_last=False)
     body = sequence_length - 2
@@ -275,7 +277,8 @@ def pack_causal_lm_blocks(document_ids, sequence_length, end_id):
         lengths, `targets[k][t] == stream token after inputs[k][t]`.
     """
     if sequence_length < 1:
-        raise ValueError(f"sequence_length must be >= 1, got {sequence_length}")
+        raise ValueError(
+            f"sequence_length must be >= 1, got {sequence_length}")
     stream = np.concatenate(
         [[end_id], _stream(document_ids, end_id, after_last=True)]
     ).astype(np.int32)

@@ -161,7 +161,8 @@ class DynamicMasking:
         if not 0 < mask_rate <= 1:
             raise ValueError(f"mask_rate must be in (0, 1], got {mask_rate}")
         if mask_token_rate + random_token_rate > 1:
-            raise ValueError("mask_token_rate + random_token_rate must be <= 1")
+            raise ValueError(
+                "mask_token_rate + random_token_rate must be <= 1")
         self.vocabulary_size = vocabulary_size
         self.mask_token_id = mask_token_id
         self.special_token_ids = sorted(set(int(i) for i in special_token_ids))
