@@ -54,10 +54,13 @@ def sample(model, tokenizer, prompts, length, top_k, seed):
     """Top-k samples from `model` (KerasHub `generate`, with a KV cache).
 
     Returns:
-        list of str, one continuation (prompt included) per prompt.
+        `(generator, samples)`: the `CausalLM` with a preprocessor that
+        generated them and one str (prompt included) per prompt. `length`
+        is capped at the backbone's `max_sequence_length`.
     """
     import keras_hub
 
+    length = min(length, model.backbone.max_sequence_length)
     preprocessor = keras_hub.models.GPT2CausalLMPreprocessor(
         tokenizer, sequence_length=length)
     generator = CausalLM(backbone=model.backbone, preprocessor=preprocessor)
