@@ -40,6 +40,17 @@ def test_jsonl_conll_and_format_prefixes(tmp_path):
         "浙商银行", "x y", "EU rejects", "科 技"]
 
 
+def test_weibo_tokens_lose_their_word_positions(tmp_path):
+    weibo = tmp_path / "weibo.train"
+    weibo.write_text("科0\tO\n技1\tO\n\ufffd\ufffd0\tO\np10\tO\n\n"
+                     "张0\tB-PER.NAM\n", encoding="utf-8")
+    assert read_corpus(weibo, "weibo") == ["科技\ufffd\ufffdp", "张"]
+    bad = tmp_path / "bad.train"
+    bad.write_text("科0\tO\n技\tO\n", encoding="utf-8")
+    with pytest.raises(DataFormatError, match=r"bad\.train:2: token '技'"):
+        read_corpus(bad, "weibo")
+
+
 def test_bad_input_names_file_and_line(tmp_path):
     bad = tmp_path / "bad.txt"
     bad.write_bytes("ok\nstill ok\n".encode() + b"caf\xe9\n")
@@ -101,15 +112,21 @@ def test_causal_lm_packing_targets_every_token_once():
 
 
 @pytest.mark.real_data
-@pytest.mark.parametrize("name,file,documents", [
-    ("zh_songci", "songci.txt", 10000),
-    ("tiny_shakespeare", "input.txt", 7222),
+@pytest.mark.parametrize("name,file,corpus_format,documents", [
+    ("zh_songci", "songci.txt", None, 10000),
+    ("tiny_shakespeare", "input.txt", None, 7222),
+    ("weibo_ner", "weiboNER_2nd_conll.train", "weibo", 1350),
 ])
-def test_real_corpora_read(name, file, documents):
+def test_real_corpora_read(name, file, corpus_format, documents):
     folder = find_dataset_dir(name, required_files=(file,))
     if folder is None:
         pytest.skip(f"{name} not found (../shared/data or TFLLM_DATA_DIR)")
-    docs = read_corpus(folder / file)
+    docs = read_corpus(folder / file, corpus_format)
     assert len(docs) == documents
     if name == "zh_songci":  # 72,786 paragraphs, one per line (SOURCE.md)
         assert sum(d.count("\n") + 1 for d in docs) == 72786
+    if name == "weibo_ner":  # one character per token (SOURCE.md) ...
+        lines = (folder / file).read_text(encoding="utf-8").splitlines()
+        pairs = sum(line.startswith("\ufffd\ufffd") for line in lines)
+        # ... where the two-character placeholder counts as one.
+        assert sum(len(d) for d in docs) - pairs == 73778

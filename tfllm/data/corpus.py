@@ -12,6 +12,9 @@ A corpus is a list of documents (str). Readers:
 - `conll`: a CoNLL column file; each sentence's first column joined with
   spaces is a document (CoNLL-2003 training text for domain-adaptive
   pre-training). `conll-chars` joins without spaces (Chinese NER files).
+- `weibo`: Weibo NER's CoNLL files, whose tokens are a character followed by
+  its position in a word (`科0 技1`, or the placeholder `\ufffd\ufffd` then
+  the position); the positions are stripped and the characters joined.
 
 Tokenized documents are packed into fixed-length blocks across document
 boundaries (RoBERTa's FULL-SENTENCES packing, Liu et al. 2019, Sec. 4.2),
@@ -29,7 +32,7 @@ import tensorflow as tf
 from tfllm.data.errors import DataFormatError
 from tfllm.data.pipeline import EncodedWindows
 
-FORMATS = ("text", "lines", "jsonl", "conll", "conll-chars")
+FORMATS = ("text", "lines", "jsonl", "conll", "conll-chars", "weibo")
 
 
 def _read_lines(path):
@@ -82,7 +85,16 @@ def _jsonl_documents(path, lines):
     return documents
 
 
-def _conll_documents(path, lines, joiner):
+def _weibo_character(path, number, token):
+    width = 2 if token.startswith("\ufffd\ufffd") else 1
+    if len(token) <= width or not token[width:].isdigit():
+        raise DataFormatError(
+            path, number, f"token {token!r} is not a character followed by "
+            "its position in the word (Weibo NER format, e.g. 科0)")
+    return token[:width]
+
+
+def _conll_documents(path, lines, joiner, weibo=False):
     documents, words = [], []
     for number, line in enumerate(lines, 1):
         columns = line.split()
@@ -91,7 +103,8 @@ def _conll_documents(path, lines, joiner):
                 documents.append(joiner.join(words))
             words = []
             continue
-        words.append(columns[0])
+        words.append(_weibo_character(path, number, columns[0])
+                     if weibo else columns[0])
     if words:
         documents.append(joiner.join(words))
     return documents
@@ -111,7 +124,8 @@ def read_corpus(path, corpus_format=None):
     Raises:
         FileNotFoundError: no such file.
         DataFormatError: bytes that are not UTF-8 (`file:line`), a JSONL
-            line that is not an object with `"text"`, or no text at all.
+            line that is not an object with `"text"`, a Weibo token without
+            its position digits, or no text at all.
         ValueError: an unknown `corpus_format`.
     """
     path = pathlib.Path(path)
@@ -133,8 +147,9 @@ def read_corpus(path, corpus_format=None):
     elif corpus_format == "jsonl":
         documents = _jsonl_documents(path, lines)
     else:
-        joiner = "" if corpus_format == "conll-chars" else " "
-        documents = _conll_documents(path, lines, joiner)
+        joiner = "" if corpus_format in ("conll-chars", "weibo") else " "
+        documents = _conll_documents(path, lines, joiner,
+                                     weibo=corpus_format == "weibo")
     if not documents:
         raise DataFormatError(path, None, "no text; expected documents")
     return documents
