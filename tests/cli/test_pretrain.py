@@ -81,7 +81,7 @@ def test_clm_pretraining_reports_perplexity_and_saves_a_decoder(
         ["--corpus", str(corpus), "--vocabulary-size", "300", "--epochs",
          "3", "--learning-rate", "1e-2", "--output-dir",
          str(tmp_path / "runs"), "--run-name", "clm", "--sample-prompts",
-         "Anna visited|the board", "--sample-length", "12",
+         "Anna visited|the board", "--sample-length", "40",  # > context 16
          "--validation-fraction", "0.2"] + TINY)
     out = capsys.readouterr().out
     assert "--- sample ('Anna visited')" in out
