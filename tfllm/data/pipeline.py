@@ -237,6 +237,7 @@ def normalize_weights(dataset, accumulation_steps=1):
 def make_dataset(
     encoded, batch_size, max_length, shuffle=False, seed=None, repeat=False,
     pad_to_bucket_boundary=False, accumulation_steps=None,
+    batch_transform=None,
 ):
     """Builds the `tf.data` pipeline over encoded windows.
 
@@ -252,6 +253,12 @@ def make_dataset(
             only `len(bucket_boundaries) + 1` values (for XLA).
         accumulation_steps: None, or micro-batches per update to apply
             `normalize_weights` (for a loss with `reduction="sum"`).
+        batch_transform: None, or a callable `(index, batch) -> batch`
+            applied to every padded batch before weights are normalised;
+            `index` is the int64 position of the batch in the (repeated)
+            stream, so a transform seeded by it (dynamic masking,
+            `tfllm.preprocessing.masking`) draws anew every epoch, yet
+            repeats exactly when a resumed run skips to the same step.
 
     Returns:
         `tf.data.Dataset` of `(features, labels, sample_weight)` (or
@@ -280,6 +287,11 @@ def make_dataset(
     )
     if repeat:
         dataset = dataset.repeat()
+    if batch_transform is not None:
+        dataset = dataset.enumerate().map(
+            lambda index, batch: batch_transform(index, batch),
+            num_parallel_calls=tf.data.AUTOTUNE, deterministic=True,
+        )
     if accumulation_steps is not None:
         dataset = normalize_weights(dataset, accumulation_steps)
     return dataset.prefetch(tf.data.AUTOTUNE)

@@ -26,7 +26,8 @@ class EpochEvaluation(keras.callbacks.Callback):
     At each epoch end it measures training throughput, calls `evaluate_fn`,
     adds `val_<name>` scalars to the epoch logs (so the TensorBoard callback,
     placed after this one, writes them), appends a line to `metrics.jsonl`
-    and saves the best weights by `monitor` (higher is better). With
+    and saves the best weights by `monitor` (higher is better, or lower
+    with `mode="min"`). With
     `patience`, training stops after that many epochs without improvement
     (early stopping); the trainer then restores the best weights.
 
@@ -40,11 +41,19 @@ class EpochEvaluation(keras.callbacks.Callback):
             for the tokens/s figure.
         patience: int. Epochs without improvement before stopping; 0 never
             stops early.
+        mode: str. `"max"` (default): a higher `monitor` is better;
+            `"min"`: a lower one (a loss or perplexity).
+
+    Raises:
+        ValueError: `mode` is neither `"max"` nor `"min"`.
     """
 
     def __init__(self, run_dir, evaluate_fn, monitor, tokens_per_epoch,
-                 patience=0):
+                 patience=0, mode="max"):
         super().__init__()
+        if mode not in ("max", "min"):
+            raise ValueError(f"mode must be 'max' or 'min', got {mode!r}")
+        self.mode = mode
         self.run_dir = pathlib.Path(run_dir)
         self.evaluate_fn = evaluate_fn
         self.monitor = monitor
@@ -89,7 +98,13 @@ class EpochEvaluation(keras.callbacks.Callback):
             f.write(json.dumps(record) + "\n")
         _write_json(self.run_dir / f"eval_epoch{epoch + 1}.json", details)
         value = scalars[self.monitor]
-        if self.best is None or value > self.best:
+        if self.best is None:
+            better = True
+        elif self.mode == "min":
+            better = value < self.best
+        else:
+            better = value > self.best
+        if better:
             self.best, self.best_epoch = value, epoch + 1
             with atomic_path(self.run_dir / BEST_WEIGHTS) as temp:
                 self.model.save_weights(temp)

@@ -73,7 +73,8 @@ class TrainingConfig:
     deterministic: bool = False
 
 
-def train(model, encoded, config, run_dir, evaluate_fn, monitor, loss):
+def train(model, encoded, config, run_dir, evaluate_fn, monitor, loss,
+          max_length=None, batch_transform=None, monitor_mode="max"):
     """Fine-tunes `model` on encoded sequences, evaluating every epoch.
 
     The one training loop of every task: token classification passes
@@ -104,6 +105,13 @@ def train(model, encoded, config, run_dir, evaluate_fn, monitor, loss):
         evaluate_fn: callable `model -> (scalars, details)`.
         monitor: str. Scalar of `evaluate_fn` that picks the best epoch.
         loss: a Keras loss object with `reduction="sum"`.
+        max_length: int or None. Longest sequence; None takes the
+            preprocessor's `sequence_length` (models without a
+            preprocessor, such as the language models, must pass it).
+        batch_transform: None or callable `(index, batch) -> batch`, see
+            `tfllm.data.pipeline.make_dataset` (dynamic masking).
+        monitor_mode: str. `"max"` (default) or `"min"`: whether a higher
+            or a lower `monitor` is better (e.g. validation loss).
 
     Returns:
         `(model, history)`: the model with the best epoch's weights (may be a
@@ -123,7 +131,8 @@ def train(model, encoded, config, run_dir, evaluate_fn, monitor, loss):
         tf.config.experimental.enable_op_determinism()
     run_dir = pathlib.Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    max_length = model.preprocessor.sequence_length
+    if max_length is None:
+        max_length = model.preprocessor.sequence_length
     accumulation = max(1, config.grad_accum_steps)
     steps = steps_per_epoch(encoded, config.batch_size, max_length)
     total_updates = -(-steps * config.epochs // accumulation)
@@ -160,10 +169,11 @@ def train(model, encoded, config, run_dir, evaluate_fn, monitor, loss):
         seed=config.seed, repeat=True,
         pad_to_bucket_boundary=config.jit_compile,
         accumulation_steps=accumulation,
+        batch_transform=batch_transform,
     )
     evaluation = EpochEvaluation(
         run_dir, evaluate_fn, monitor, encoded.num_tokens,
-        config.early_stopping_patience,
+        config.early_stopping_patience, mode=monitor_mode,
     )
     checkpoints = StepCheckpoint(
         run_dir, config.checkpoint_every_steps, config.keep_checkpoints,

@@ -1,0 +1,136 @@
+"""Pre-training runs: corpus to packed blocks, the shared loop, a preset.
+
+Both pre-training tasks (masked LM, `tfllm.models.masked_lm`, and causal LM,
+`tfllm.models.causal_lm`) go through `tfllm.training.train`, the loop every
+task uses, with a held-out score after every epoch; the result is saved as
+a KerasHub preset folder that `tfllm.backbones.load_backbone` (hence
+`train_ner.py --backbone <folder>` and `train_classifier.py`) accepts.
+"""
+
+import dataclasses
+import json
+import pathlib
+import time
+
+import keras
+
+from tfllm.data.pipeline import make_dataset
+from tfllm.evaluation.language_model import evaluate_language_model
+from tfllm.training.trainer import train
+from tfllm.utils.atomic import atomic_path
+
+
+@dataclasses.dataclass
+class CorpusConfig:
+    """Where the text comes from and how it is cut (flags of both scripts)."""
+
+    corpus: str = dataclasses.field(default="", metadata={
+        "help": "comma-separated corpus files, each optionally prefixed by "
+                "its format (text, lines, jsonl, conll, conll-chars), e.g. "
+                "'songci.txt,jsonl:cluener2020/train.json'"})
+    validation_corpus: str = dataclasses.field(default="", metadata={
+        "help": "held-out corpus files (same syntax); default: a "
+                "--validation-fraction share of the corpus documents"})
+    validation_fraction: float = 0.05
+    max_documents: int = dataclasses.field(default=0, metadata={
+        "help": "use only the first N shuffled training documents (0: all)"})
+    sequence_length: int = 128
+    vocabulary_size: int = dataclasses.field(default=8000, metadata={
+        "help": "size of the tokenizer trained on the corpus (a new model)"})
+    lowercase: bool = True
+    output_dir: str = "runs"
+    run_name: str = dataclasses.field(default="", metadata={
+        "help": "run folder under output_dir; an existing run is resumed"})
+    save_dir: str = dataclasses.field(default="", metadata={
+        "help": "preset folder for the pre-trained model (default "
+                "<run folder>/pretrained)"})
+
+
+def save_pretrained(model, tokenizer, folder):
+    """Saves a pre-trained task as a KerasHub preset folder, atomically.
+
+    The folder holds the backbone (`config.json`, `model.weights.h5`), the
+    task with its LM head (`task.json`, `task.weights.h5`) and the tokenizer
+    (`tokenizer.json`, `assets/tokenizer/`): `load_backbone(folder)`,
+    `keras_hub.models.Backbone.from_preset(folder)` and the task class's
+    `from_preset(folder)` all read it, without conversion.
+
+    Args:
+        model: `MaskedLM` or `CausalLM` (a KerasHub task).
+        tokenizer: its `keras_hub.tokenizers.Tokenizer`.
+        folder: str or path. Replaced if it exists.
+
+    Returns:
+        `pathlib.Path` of the folder.
+    """
+    folder = pathlib.Path(folder)
+    with atomic_path(folder) as temp:
+        model.save_to_preset(str(temp))
+        tokenizer.save_to_preset(str(temp))
+    return folder
+
+
+def pretrain(model, train_encoded, validation_encoded, training, run_dir,
+             loss, batch_transform=None, validation_transform=None,
+             monitor="loss", monitor_mode="min", max_length=128,
+             evaluation_batch_size=None):
+    """Pre-trains `model` with the shared loop; scores held-out text.
+
+    Args:
+        model: `MaskedLM` or `CausalLM`.
+        train_encoded, validation_encoded: `EncodedWindows` of packed
+            blocks (`tfllm.data.corpus.encode_masked_lm`/`encode_causal_lm`).
+        training: `TrainingConfig`.
+        run_dir: str or path.
+        loss: Keras loss with `reduction="sum"`.
+        batch_transform: callable for the training stream (dynamic
+            masking) or None.
+        validation_transform: the same with a fixed seed for held-out data,
+            so every evaluation scores the same positions.
+        monitor: str. `loss`, `perplexity` or `accuracy`, picks the best
+            epoch; `monitor_mode` `"min"` or `"max"`.
+        max_length: int. Longest block.
+        evaluation_batch_size: int or None. Default `training.batch_size`.
+
+    Returns:
+        `(model, history, initial)`: the best epoch's model, the per-epoch
+        records and the held-out scores before training.
+    """
+    validation = make_dataset(
+        validation_encoded, evaluation_batch_size or training.batch_size,
+        max_length, batch_transform=validation_transform)
+
+    def evaluate(m):
+        scores = evaluate_language_model(m, validation)
+        return ({k: scores[k] for k in ("loss", "perplexity", "accuracy")},
+                scores)
+
+    run_dir = pathlib.Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    initial_file = run_dir / "initial_validation.json"
+    if initial_file.is_file():  # resumed run
+        initial = json.loads(initial_file.read_text())
+    else:
+        start = time.perf_counter()
+        initial = evaluate_language_model(model, validation)
+        initial["seconds"] = time.perf_counter() - start
+        with atomic_path(initial_file) as temp:
+            temp.write_text(json.dumps(initial, indent=2) + "\n")
+    print("held-out before training: " + _format(initial))
+    model, history = train(
+        model, train_encoded, training, run_dir, evaluate, monitor, loss,
+        max_length=max_length, batch_transform=batch_transform,
+        monitor_mode=monitor_mode)
+    return model, history, initial
+
+
+def _format(scores):
+    return (f"loss {scores['loss']:.4f}, perplexity "
+            f"{scores['perplexity']:.2f}, token accuracy "
+            f"{scores['accuracy']:.4f} ({scores['tokens']} tokens)")
+
+
+def sum_loss():
+    """The token cross-entropy that `train` needs (`reduction="sum"`)."""
+    return keras.losses.SparseCategoricalCrossentropy(
+        from_logits=True, reduction="sum")
