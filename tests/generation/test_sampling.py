@@ -49,3 +49,19 @@ def test_bad_arguments():
         filter_logits(np.zeros((1, 3)), temperature=0)
     with pytest.raises(ValueError, match="top_k"):
         filter_logits(np.zeros((1, 3)), top_k=-1)
+
+
+def test_chat_template_renders_and_reports_template_errors():
+    from tfllm.generation.chat import render_chat_template
+
+    template = ("{% if messages[0]['role'] != 'user' %}"
+                "{{ raise_exception('first message must be a user turn') }}"
+                "{% endif %}{{ bos_token }}{% for m in messages %}"
+                "[{{ m['role'] }}] {{ m['content'] }}\n{% endfor %}")
+    assert render_chat_template(
+        template, [{"role": "user", "content": "Hi"}], bos_token="<s>") == (
+        "<s>[user] Hi\n")
+    with pytest.raises(ValueError, match="first message must be a user"):
+        render_chat_template(template, [{"role": "system", "content": "x"}])
+    with pytest.raises(ValueError, match="message 0 must be a dict"):
+        render_chat_template(template, [("user", "Hi")])
