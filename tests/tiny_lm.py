@@ -36,7 +36,7 @@ def byte_level_alphabet():
 
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 MERGES = ["h e", "l l", "he ll", "hell o", "Ġ w", "o r", "Ġw or", "l d",
-          "Ġwor ld"]
+          "Ġwor ld", "Ċ Ċ", "w or", "wor ld"]
 CHATML = (
     "{% for message in messages %}{{'<|im_start|>' + message['role'] + "
     "'\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}"
@@ -143,6 +143,7 @@ def write_tiny_gguf(path, backbone):
     writer.add_vocab_size(backbone.vocabulary_size)
     tokens = tiny_bpe_tokens()
     writer.add_tokenizer_model("gpt2")
+    writer.add_tokenizer_pre("smollm")
     writer.add_token_list(tokens)
     writer.add_token_types([3] * len(SPECIAL_TOKENS)
                            + [1] * (len(tokens) - len(SPECIAL_TOKENS)))

@@ -64,6 +64,12 @@ def test_gguf_tokenizer_and_chat_template(tiny_gguf):
     ids = np.asarray(tokenizer("<|im_start|>hello world")).tolist()
     assert [tokens[i] for i in ids] == ["<|im_start|>", "hello", "Ġworld"]
     assert tokenizer.detokenize(ids[1:]) == "hello world"
+    # The file's 'smollm' pre-tokenizer (GPT-2's split, digits one by one)
+    # keeps "\n\n" before a word as two tokens although "ĊĊ" is a merge,
+    # and splits numbers into digits, as llama.cpp and transformers do.
+    ids = np.asarray(tokenizer("hello\n\nworld 42")).tolist()
+    assert [tokens[i] for i in ids] == [
+        "hello", "Ċ", "Ċ", "world", "Ġ", "4", "2"]
     prompt = tokenizer.apply_chat_template(
         [{"role": "user", "content": "hello"}])
     assert prompt == "<|im_start|>user\nhello<|im_end|>\n<|im_start|>assistant\n"

@@ -233,6 +233,7 @@ def _assign_llama_weights(backbone, tensors, source):
 
 
 def _gguf_tokenizer(metadata, source):
+    from tfllm.generation.chat_tokenizer import PRE_TOKENIZERS
     from tfllm.generation.chat_tokenizer import ChatTokenizer
 
     model = metadata.get("tokenizer.ggml.model")
@@ -240,6 +241,11 @@ def _gguf_tokenizer(metadata, source):
         raise ValueError(
             f"{source}: tokenizer.ggml.model is {model!r}; only byte-level "
             "BPE ('gpt2') tokenizers are supported")
+    pre = metadata.get("tokenizer.ggml.pre", "gpt2")
+    if pre not in PRE_TOKENIZERS:
+        raise ValueError(
+            f"{source}: tokenizer.ggml.pre {pre!r} is not supported; known: "
+            f"{sorted(PRE_TOKENIZERS)}")
     tokens = list(metadata["tokenizer.ggml.tokens"])
     vocabulary = {token: index for index, token in enumerate(tokens)}
     merges = list(metadata.get("tokenizer.ggml.merges") or [])
@@ -258,6 +264,7 @@ def _gguf_tokenizer(metadata, source):
         pad_token=token("padding"),
         misc_special_tokens=control,
         chat_template=metadata.get("tokenizer.chat_template"),
+        pre_tokenizer=PRE_TOKENIZERS[pre],
     )
 
 

@@ -1,5 +1,10 @@
 """A byte-level BPE tokenizer that carries its model's chat template."""
 
+# How text is split into words before BPE, by GGUF `tokenizer.ggml.pre`
+# name. None keeps KerasHub's split (Llama 3's regular expression).
+PRE_TOKENIZERS = {"gpt2": "gpt2", "smollm": "smollm", "llama-bpe": None,
+                  "default": None}
+
 import keras
 import keras_hub
 
@@ -25,6 +30,13 @@ class ChatTokenizer(keras_hub.tokenizers.BytePairTokenizer):
             `eos_token`.
         misc_special_tokens: list of str. Other unsplittable tokens.
         chat_template: str or None. Jinja chat template.
+        pre_tokenizer: str or None. How text is split before BPE on the
+            Python path (eager calls; via the `tokenizers` library):
+            `"gpt2"` (GPT-2's byte-level regular expression), `"smollm"`
+            (digits one by one, then GPT-2's), or None (KerasHub's Llama 3
+            expression). Inside `tf.function`/`tf.data`, KerasHub's
+            TensorFlow split is used, which can differ on runs of
+            whitespace.
         **kwargs: passed to `BytePairTokenizer` (`sequence_length`, ...).
 
     Raises:
@@ -33,7 +45,11 @@ class ChatTokenizer(keras_hub.tokenizers.BytePairTokenizer):
 
     def __init__(self, vocabulary=None, merges=None, bos_token=None,
                  eos_token=None, pad_token=None, misc_special_tokens=(),
-                 chat_template=None, **kwargs):
+                 chat_template=None, pre_tokenizer=None, **kwargs):
+        if pre_tokenizer not in (None, "gpt2", "smollm"):
+            raise ValueError("pre_tokenizer must be None, 'gpt2' or "
+                             f"'smollm', got {pre_tokenizer!r}")
+        self.pre_tokenizer = pre_tokenizer
         pad_token = pad_token or eos_token
         for name, token in (("start_token", bos_token),
                             ("end_token", eos_token),
@@ -51,6 +67,19 @@ class ChatTokenizer(keras_hub.tokenizers.BytePairTokenizer):
             | set(self.misc_special_tokens))
         kwargs.setdefault("unsplittable_tokens", unsplittable or None)
         super().__init__(vocabulary=vocabulary, merges=merges, **kwargs)
+
+    def _set_vocabulary_and_merges_tokenizers(self, vocabulary, merges):
+        super()._set_vocabulary_and_merges_tokenizers(vocabulary, merges)
+        if self.pre_tokenizer is None:
+            return
+        from tokenizers import pre_tokenizers
+
+        steps = []
+        if self.pre_tokenizer == "smollm":
+            steps.append(pre_tokenizers.Digits(individual_digits=True))
+        steps.append(pre_tokenizers.ByteLevel(
+            add_prefix_space=self.add_prefix_space, use_regex=True))
+        self._tokenizer.pre_tokenizer = pre_tokenizers.Sequence(steps)
 
     def apply_chat_template(self, messages, add_generation_prompt=True):
         """Renders messages with the chat template (see `chat.py`).
@@ -82,5 +111,6 @@ class ChatTokenizer(keras_hub.tokenizers.BytePairTokenizer):
             else None,
             "misc_special_tokens": self.misc_special_tokens,
             "chat_template": self.chat_template,
+            "pre_tokenizer": self.pre_tokenizer,
         })
         return config
