@@ -248,7 +248,9 @@ def generate(causal_lm, prompts, config=None, stop_token_ids=(),
         config: `GenerationConfig` or None (greedy, 32 new tokens, cache).
         stop_token_ids: iterable of int. Generation of a row ends at the
             first of these (e.g. the end-of-turn id).
-        jit_compile: bool. Compile the decoding loop with XLA.
+        jit_compile: bool. Compile the decoding loop with XLA. Greedy and
+            beam results are unchanged; sampled tokens are reproducible per
+            seed but differ from the non-XLA draw (XLA's random bits).
 
     Returns:
         list of lists of int: the new tokens of each prompt, without the
