@@ -72,12 +72,14 @@ def test_gguf_tokenizer_and_chat_template(tiny_gguf):
         "hello", "Ċ", "Ċ", "world", "Ġ", "4", "2"]
     prompt = tokenizer.apply_chat_template(
         [{"role": "user", "content": "hello"}])
-    assert prompt == "<|im_start|>user\nhello<|im_end|>\n<|im_start|>assistant\n"
+    assert prompt == ("<|im_start|>user\nhello<|im_end|>\n"
+                      "<|im_start|>assistant\n")
     assert lm.backbone.num_layers == 2
 
 
 def test_config_errors_name_the_file():
-    with pytest.raises(ValueError, match="x.gguf: general.architecture is 'gpt2'"):
+    with pytest.raises(ValueError,
+                       match="x.gguf: general.architecture is 'gpt2'"):
         llama_backbone_config({"general.architecture": "gpt2"}, "x.gguf")
     with pytest.raises(ValueError, match="llama.block_count missing"):
         llama_backbone_config({"general.architecture": "llama",

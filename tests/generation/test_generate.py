@@ -25,7 +25,8 @@ def lm():
 def _full_logits(lm, sequences):
     """Next-token logits at every position, without any cache."""
     ids = np.array(sequences, np.int32)
-    return np.asarray(lm({"token_ids": ids, "padding_mask": np.ones_like(ids)}))
+    return np.asarray(
+        lm({"token_ids": ids, "padding_mask": np.ones_like(ids)}))
 
 
 def greedy(max_new_tokens, **kwargs):
