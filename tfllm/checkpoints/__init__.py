@@ -1,0 +1,1 @@
+"""Reading checkpoints that KerasHub cannot read itself (GGUF)."""
