@@ -3,9 +3,11 @@
 import json
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from tfllm.export.exporter import export_model
+from tfllm.export.tflite import CollapsedModelError
 from tfllm.export.litert_bundle import LiteRTTask
 from tfllm.export.verify import format_table
 from tfllm.export.verify import verify_exports
@@ -85,3 +87,17 @@ def test_classifier_fixed_length_bundle(tmp_path):
                           ("dynamic_int8",), latency_samples=2)
     assert rows[1]["format"] == "TFLite dynamic_int8 (token ids)"
     assert rows[1]["score"] == rows[0]["score"]
+
+
+def test_refused_flavour_is_left_out_when_asked(tmp_path):
+    model = tiny_text_classifier(sequence_length=8)
+    with pytest.raises(CollapsedModelError):  # agreement 1.0 < 1.01
+        export_model(model, "s", None, tmp_path / "a", CLS_TEXTS, CLS_TEXTS,
+                     flavours=("float32",), min_agreement=1.01)
+    assert not (tmp_path / "a").exists()
+    result = export_model(model, "s", None, tmp_path / "b", CLS_TEXTS,
+                          CLS_TEXTS, flavours=("float32",),
+                          min_agreement=1.01, skip_collapsed=True)
+    assert result["reports"] == {}
+    assert result["refused"]["float32"]["agreement"] == 1.0
+    assert not (tmp_path / "b" / "float32.tflite").exists()

@@ -24,6 +24,7 @@ from tfllm.export.litert_bundle import write_bundle
 from tfllm.export.serving_warmup import models_config
 from tfllm.export.tflite import FLAVOURS
 from tfllm.export.tflite import MIN_AGREEMENT
+from tfllm.export.tflite import CollapsedModelError
 from tfllm.export.tflite import convert_checked
 from tfllm.export.tflite import input_names
 from tfllm.utils.atomic import atomic_path
@@ -101,7 +102,7 @@ def export_model(model, name, saved_model_dir, litert_dir,
                  calibration_items, probe_items, flavours=FLAVOURS,
                  sequence_length=None, calibration_samples=100,
                  probe_samples=64, min_agreement=MIN_AGREEMENT,
-                 keras_int8=False, version=None):
+                 keras_int8=False, version=None, skip_collapsed=False):
     """Exports a task model in every deployment format.
 
     Args:
@@ -120,17 +121,20 @@ def export_model(model, name, saved_model_dir, litert_dir,
         min_agreement: float. See `convert_checked`.
         keras_int8: bool. Also write `<saved_model_dir>_keras_int8/<n>/`.
         version: int or None. SavedModel version (None: next).
+        skip_collapsed: bool. Leave out a flavour that fails the agreement
+            check (its report goes to `refused`) instead of raising.
 
     Returns:
         dict: `saved_model`, `keras_int8` (paths or None), `litert` (path
-        or None) and `reports` (flavour -> report).
+        or None), `reports` (flavour -> report) and `refused` (flavour ->
+        report of a conversion left out by `skip_collapsed`).
 
     Raises:
-        CollapsedModelError: a TFLite flavour failed the agreement check;
-            nothing of the bundle is written.
+        CollapsedModelError: a TFLite flavour failed the agreement check
+            (without `skip_collapsed`); nothing of the bundle is written.
     """
     result = {"saved_model": None, "keras_int8": None, "litert": None,
-              "reports": {}}
+              "reports": {}, "refused": {}}
     if saved_model_dir is not None:
         result["saved_model"] = str(export_raw_text(
             model, saved_model_dir, name, version))
@@ -145,9 +149,16 @@ def export_model(model, name, saved_model_dir, litert_dir,
         probe = sequence_rows(model, probe_items, probe_samples)
         models = {}
         for flavour in flavours:
-            blob, report = convert_checked(
-                model, flavour, calibration, probe, sequence_length,
-                min_agreement)
+            try:
+                blob, report = convert_checked(
+                    model, flavour, calibration, probe, sequence_length,
+                    min_agreement)
+            except CollapsedModelError as error:
+                if not skip_collapsed:
+                    raise
+                print(f"REFUSED {error}")
+                result["refused"][flavour] = error.report
+                continue
             models[flavour] = blob
             result["reports"][flavour] = report
             print(f"{flavour}: {report['bytes'] / 2**20:.1f} MiB, probe "

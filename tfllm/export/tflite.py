@@ -38,7 +38,16 @@ MIN_AGREEMENT = 0.95
 
 
 class CollapsedModelError(ValueError):
-    """A converted model disagrees with the Keras model (outside case BR-09)."""
+    """A converted model disagrees with the Keras model (outside case BR-09).
+
+    Attributes:
+        report: dict, the refused conversion's report (see
+            `convert_checked`).
+    """
+
+    def __init__(self, message, report=None):
+        super().__init__(message)
+        self.report = report
 
 
 def input_names(model):
@@ -318,5 +327,6 @@ def convert_checked(model, flavour, calibration=None, probe=(),
                 f"{flavour} TFLite model agrees with the Keras model on "
                 f"{report['agreeing']}/{report['compared']} probe argmaxes "
                 f"({report['agreement']:.3f} < {min_agreement}); max |delta "
-                f"logit| {report['max_abs_logit_diff']:.3g}; not written")
+                f"logit| {report['max_abs_logit_diff']:.3g}; not written",
+                report)
     return blob, report
