@@ -4,7 +4,6 @@ import keras
 import keras_hub
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from tfllm.export import tflite
 from tfllm.export.tflite import CollapsedModelError

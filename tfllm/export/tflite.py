@@ -8,7 +8,8 @@ converter reads it. Tokenization stays outside the `.tflite` file (TFLite
 has no tensorflow-text ops): the vocabulary and the preprocessing settings
 travel beside it (`tfllm.export.litert_bundle`).
 
-Flavours (see https://ai.google.dev/edge/litert/models/post_training_quantization):
+Flavours (see the LiteRT guide,
+https://ai.google.dev/edge/litert/models/post_training_quantization):
 
 - `float32`: no quantization.
 - `float16`: weights stored as float16, computed in float32.

@@ -182,8 +182,8 @@ def tokenization_row(folder, flavour, items, latency_items):
     task = LiteRTTask(folder, flavour)
     latency, _ = time_calls(task.encode, [[x] for x in latency_items])
     seconds, _ = time_calls(task.encode, _batches(items, 32))
-    row = _row("tokenization for TFLite (tfllm preprocessor, tf.function)", None,
-               latency, seconds, len(items), float("nan"), None)
+    row = _row("tokenization for TFLite (tfllm preprocessor, tf.function)",
+               None, latency, seconds, len(items), float("nan"), None)
     row["score"] = None
     return row
 
