@@ -189,3 +189,24 @@ def test_fixed_length_rejects_longer_input():
     with pytest.raises(ValueError, match="longer than the declared"):
         representative_dataset({"token_ids": [[2] * 20]},
                                sequence_length=16)
+
+
+def test_agreement_report_counts_tagged_tokens():
+    """Token agreement, and agreement on the tokens Keras tags non-O."""
+    expected = np.array([[[3, 0, 0], [0, 3, 0], [3, 0, 0], [0, 0, 3]]],
+                        np.float32)  # tags O, B, O, I
+
+    def keras_model(inputs, training=False):
+        return expected
+
+    def lite_model(inputs):
+        return np.array([[[3, 0, 0], [3, 0, 0], [3, 0, 0], [0, 0, 3]]],
+                        np.float32)  # B lost to O
+
+    ids = np.array([[2, 5, 6, 3]], np.int32)
+    probe = [{"token_ids": ids, "padding_mask": np.ones_like(ids)}]
+    report = tflite.agreement_report(keras_model, lite_model, probe)
+    assert (report["agreeing"], report["compared"]) == (3, 4)
+    assert report["agreement"] == 0.75
+    assert (report["tagged_agreement"], report["tagged_compared"]) == (0.5, 2)
+    assert report["max_abs_logit_diff"] == 3.0

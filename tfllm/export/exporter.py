@@ -162,7 +162,9 @@ def export_model(model, name, saved_model_dir, litert_dir,
             models[flavour] = blob
             result["reports"][flavour] = report
             print(f"{flavour}: {report['bytes'] / 2**20:.1f} MiB, probe "
-                  f"agreement {report.get('agreement', float('nan')):.4f}, "
+                  f"agreement {report.get('agreement', float('nan')):.4f} "
+                  f"(tagged tokens "
+                  f"{report.get('tagged_agreement', float('nan')):.4f}), "
                   f"max |delta logit| "
                   f"{report.get('max_abs_logit_diff', float('nan')):.3g}")
         result["litert"] = str(write_bundle(

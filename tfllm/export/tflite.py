@@ -257,16 +257,22 @@ def agreement_report(model, lite_model, probe, sequence_length=None):
 
     Returns:
         dict: `agreement` (fraction), `agreeing`, `compared` (counts),
-        `max_abs_logit_diff`.
+        `max_abs_logit_diff`; for token models also `tagged_agreement`
+        and `tagged_compared`, the agreement on the tokens the Keras model
+        tags with a label other than id 0 (`O`): most tokens are `O`, so
+        `agreement` alone overstates entity quality (a full-integer NER
+        model had 0.955 agreement and lost 9 F1 points).
     """
     agreeing, compared, max_diff = 0, 0, 0.0
+    tagged_agreeing, tagged = 0, 0
     for inputs in probe:
         length = inputs["token_ids"].shape[1]
         feed = inputs if sequence_length is None else pad_inputs(
             inputs, sequence_length)
         expected = np.asarray(model(feed, training=False), np.float32)
         got = lite_model(feed)
-        if expected.ndim == 3:  # token classification: real tokens only
+        token_level = expected.ndim == 3
+        if token_level:  # token classification: real tokens only
             keep = np.asarray(feed["padding_mask"], bool)
             keep[:, length:] = False
             expected, got = expected[keep], got[keep]
@@ -274,12 +280,22 @@ def agreement_report(model, lite_model, probe, sequence_length=None):
         same = expected.argmax(-1) == got.argmax(-1)
         agreeing += int(same.sum())
         compared += int(same.size)
-    return {
+        if token_level:
+            # Tokens: those the Keras model tags with a label other than
+            # id 0 (`O` in tfllm's label order), where errors cost F1.
+            tagged_rows = expected.argmax(-1) != 0
+            tagged_agreeing += int(same[tagged_rows].sum())
+            tagged += int(tagged_rows.sum())
+    report = {
         "agreement": agreeing / max(compared, 1),
         "agreeing": agreeing,
         "compared": compared,
         "max_abs_logit_diff": max_diff,
     }
+    if tagged:
+        report["tagged_agreement"] = tagged_agreeing / tagged
+        report["tagged_compared"] = tagged
+    return report
 
 
 def convert_checked(model, flavour, calibration=None, probe=(),
