@@ -76,7 +76,8 @@ def make_serving_fn(model):
     return serve
 
 
-def export_classifier(model, export_base, version=None):
+def export_classifier(model, export_base, version=None,
+                      warmup_model_name=None):
     """Writes a TF Serving SavedModel version folder, atomically.
 
     Args:
@@ -84,6 +85,10 @@ def export_classifier(model, export_base, version=None):
         export_base: str or path. The folder TF Serving watches, e.g.
             `saved_models/banking77`; versions are integer subfolders.
         version: int or None. None means one above the highest existing.
+        warmup_model_name: str or None. If given, TF Serving warm-up
+            requests for this model name are written to
+            `assets.extra/tf_serving_warmup_requests`
+            (`tfllm.export.serving_warmup`).
 
     Returns:
         `pathlib.Path` of the written version folder (it appears only when
@@ -99,4 +104,16 @@ def export_classifier(model, export_base, version=None):
     return write_version(
         model, export_base, make_serving_fn(model), input_signature(model),
         assets=assets, version=version,
+        before_rename=_warmup(model, warmup_model_name),
     )
+
+
+def _warmup(model, model_name):
+    if model_name is None:
+        return None
+    from tfllm.export.serving_warmup import write_warmup_file
+
+    if model.text_pairs:  # two string inputs
+        return lambda folder: write_warmup_file(
+            folder, model_name, input_names=("text", "text_pair"))
+    return lambda folder: write_warmup_file(folder, model_name)

@@ -112,7 +112,7 @@ def make_serving_fn(model):
     return serve
 
 
-def export_ner(model, export_base, version=None):
+def export_ner(model, export_base, version=None, warmup_model_name=None):
     """Writes a TF Serving SavedModel version folder, atomically.
 
     Args:
@@ -120,6 +120,10 @@ def export_ner(model, export_base, version=None):
         export_base: str or path. The model folder TF Serving watches, e.g.
             `saved_models/ner`; versions are integer subfolders.
         version: int or None. None means one above the highest existing.
+        warmup_model_name: str or None. If given, TF Serving warm-up
+            requests for this model name are written to
+            `assets.extra/tf_serving_warmup_requests`
+            (`tfllm.export.serving_warmup`).
 
     Returns:
         `pathlib.Path` of the written version folder.
@@ -131,4 +135,12 @@ def export_ner(model, export_base, version=None):
     return write_version(
         model, export_base, make_serving_fn(model), [TEXT_SPEC],
         assets={"word_splitter.txt": word_splitter + "\n"}, version=version,
+        before_rename=_warmup(model, warmup_model_name),
     )
+
+
+def _warmup(model, model_name):
+    if model_name is None:
+        return None
+    from tfllm.export.serving_warmup import write_warmup_file
+    return lambda folder: write_warmup_file(folder, model_name)

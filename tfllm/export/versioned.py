@@ -23,7 +23,7 @@ def next_version(export_base):
 
 
 def write_version(model, export_base, serving_fn, input_signature,
-                  assets=None, version=None):
+                  assets=None, version=None, before_rename=None):
     """Exports `serving_fn` as `serving_default` in a new version folder.
 
     Args:
@@ -36,6 +36,10 @@ def write_version(model, export_base, serving_fn, input_signature,
         input_signature: list of `tf.TensorSpec`.
         assets: dict file name -> text, extra files for `assets/`.
         version: int or None. None means one above the highest existing.
+        before_rename: callable or None, given the temporary folder after
+            the SavedModel and assets are written, to add files (e.g. TF
+            Serving warm-up requests) before the version appears. If it
+            raises, no version folder is left behind.
 
     Returns:
         `pathlib.Path` of the version folder (it appears only when complete).
@@ -67,4 +71,6 @@ def write_version(model, export_base, serving_fn, input_signature,
         folder.mkdir(exist_ok=True)
         for name, text in {**files, **(assets or {})}.items():
             (folder / name).write_text(text)
+        if before_rename is not None:
+            before_rename(temp)
     return final

@@ -115,7 +115,10 @@ class TextClassifier(Task):
             x = outputs["pooled_output"]
         else:
             x = outputs["sequence_output"]  # (B, T, H)
-            mask = keras.ops.cast(inputs["padding_mask"], x.dtype)[..., None]
+            # expand_dims, not [..., None]: TFLite int8 has no kernel for a
+            # strided slice with a new axis on dynamic shapes.
+            mask = keras.ops.expand_dims(
+                keras.ops.cast(inputs["padding_mask"], x.dtype), -1)
             x = keras.ops.sum(x * mask, axis=1) / keras.ops.maximum(
                 keras.ops.sum(mask, axis=1), 1.0
             )  # (B, H)

@@ -1,0 +1,194 @@
+"""Export a run folder for deployment and verify every artifact.
+
+From a NER or text-classification run folder (`model.keras`, `config.json`)
+it writes a raw-text TF Serving SavedModel version (with warm-up requests
+and `models.config`), a LiteRT bundle (float32, float16, dynamic-range int8,
+full-integer int8 `.tflite` files with the vocabulary beside them),
+optionally a Keras `quantize("int8")` SavedModel, and then runs each one on
+the run's validation split: `export_verification.md` and `.json` in
+the run folder (or `--report-dir`).
+"""
+
+import dataclasses
+import datetime
+import json
+import os
+import pathlib
+import platform
+from typing import Optional
+
+from tfllm.cli.args import parse_dataclasses
+from tfllm.cli.args import run_cli
+from tfllm.export.tflite import FLAVOURS
+from tfllm.export.tflite import MIN_AGREEMENT
+
+
+@dataclasses.dataclass
+class ExportConfig:
+    """Flags of `scripts/export.py`."""
+
+    run_dir: Optional[str] = dataclasses.field(default=None, metadata={
+        "help": "run folder with model.keras and config.json (required)"})
+    name: Optional[str] = dataclasses.field(default=None, metadata={
+        "help": "TF Serving model name; default: the dataset, or 'ner'"})
+    saved_model_dir: Optional[str] = dataclasses.field(
+        default=None, metadata={"help": "default saved_models/<name>"})
+    litert_dir: Optional[str] = dataclasses.field(
+        default=None, metadata={"help": "default saved_models/<name>_litert"})
+    flavours: str = dataclasses.field(default=",".join(FLAVOURS), metadata={
+        "help": "TFLite flavours, comma-separated ('' for none)"})
+    sequence_length: Optional[int] = dataclasses.field(
+        default=None, metadata={
+            "help": "fixed TFLite input length (batch 1); default dynamic"})
+    calibration_samples: int = dataclasses.field(default=100, metadata={
+        "help": "training sequences calibrating full-integer int8"})
+    probe_samples: int = dataclasses.field(default=64, metadata={
+        "help": "validation sequences every .tflite file is checked on"})
+    min_agreement: float = dataclasses.field(
+        default=MIN_AGREEMENT, metadata={
+            "help": "lowest argmax agreement with the Keras model accepted"})
+    keras_int8: bool = dataclasses.field(default=False, metadata={
+        "help": "also export Keras' quantize('int8') model as SavedModel"})
+    verify: bool = dataclasses.field(default=True, metadata={
+        "help": "run every artifact on the validation split"})
+    max_eval: Optional[int] = dataclasses.field(default=None, metadata={
+        "help": "verify on the first N validation items only"})
+    latency_samples: int = dataclasses.field(default=200, metadata={
+        "help": "items timed one at a time (batch 1)"})
+    num_threads: Optional[int] = dataclasses.field(default=None, metadata={
+        "help": "LiteRT interpreter threads (default: LiteRT's choice)"})
+    report_dir: Optional[str] = dataclasses.field(default=None, metadata={
+        "help": "where export_verification.md/.json go; default run_dir"})
+
+
+def load_run_data(run_dir):
+    """A run's model and its data splits, rebuilt as training built them.
+
+    Returns:
+        `(model, data)`: the task model and `{split: records}`, with
+        `TaggedSentence`s (NER) or `TextExample`s (classification) for
+        `train` and `validation` (carved from train with the run's seed
+        when the dataset has no validation split).
+
+    Raises:
+        FileNotFoundError: no `config.json` or `model.keras` in `run_dir`.
+    """
+    # Registers the preprocessor classes that `load_task_model` needs
+    # (`keras.models.load_model` cannot find them otherwise).
+    import tfllm.preprocessing.text_classification_preprocessor  # noqa
+    import tfllm.preprocessing.token_classification_preprocessor  # noqa
+    from tfllm.models.task import load_task_model
+
+    run_dir = pathlib.Path(run_dir)
+    config_file = run_dir / "config.json"
+    if not config_file.is_file():
+        raise FileNotFoundError(f"{config_file}: not a run folder")
+    config = json.loads(config_file.read_text())
+    if "dataset" not in config:  # a NER run
+        from tfllm.cli.train_ner import NerConfig
+        from tfllm.cli.train_ner import load_splits
+        from tfllm.models.token_classifier import TokenClassifier
+
+        model = load_task_model(run_dir, TokenClassifier)
+        return model, load_splits(NerConfig(**config))
+    from tfllm.cli.train_classifier import ClassifierConfig
+    from tfllm.cli.train_classifier import carve_validation
+    from tfllm.cli.train_classifier import load_splits
+    from tfllm.data.bad_rows import BadRows
+    from tfllm.models.text_classifier import TextClassifier
+
+    model = load_task_model(run_dir, TextClassifier)
+    classifier_config = ClassifierConfig(**config)
+    data = load_splits(classifier_config,
+                       BadRows(classifier_config.skip_bad_rows))
+    if "validation" not in data:
+        training = json.loads((run_dir / "training_config.json").read_text())
+        carve_validation(data, classifier_config, training["seed"])
+    return model, data
+
+
+def load_run(run_dir):
+    """The model and its splits: `(model, train_items, items, gold)`.
+
+    `items` and `gold` are the validation word lists and tags (NER) or
+    texts and label names (classification).
+
+    Raises:
+        FileNotFoundError: see `load_run_data`.
+        ValueError: a pair or multi-label classifier (not verified here).
+    """
+    model, data = load_run_data(run_dir)
+    if hasattr(model, "predict_word_logits"):
+        return (model, [s.words for s in data["train"]],
+                [s.words for s in data["validation"]],
+                [s.tags for s in data["validation"]])
+    if model.text_pairs or model.multi_label:
+        raise ValueError(f"{run_dir}: pair and multi-label classifiers are "
+                         "exported but not verified by this command yet")
+    return (model, [e.text for e in data["train"]],
+            [e.text for e in data["validation"]],
+            [e.label for e in data["validation"]])
+
+
+def default_name(run_dir):
+    config = json.loads((pathlib.Path(run_dir) / "config.json").read_text())
+    return config.get("dataset") or "ner"
+
+
+def main(argv=None):
+    (config,) = parse_dataclasses([ExportConfig], argv, description=__doc__)
+    if config.run_dir is None:
+        raise SystemExit("give --run-dir RUN_FOLDER")
+    from tfllm.export.exporter import export_model
+    from tfllm.export.verify import format_table
+    from tfllm.export.verify import verify_exports
+
+    run_dir = pathlib.Path(config.run_dir)
+    name = config.name or default_name(run_dir)
+    saved_model_dir = config.saved_model_dir or f"saved_models/{name}"
+    litert_dir = config.litert_dir or f"saved_models/{name}_litert"
+    flavours = [f for f in config.flavours.split(",") if f]
+    model, train_items, items, gold = load_run(run_dir)
+    result = export_model(
+        model, name, saved_model_dir, litert_dir, train_items, items,
+        flavours, config.sequence_length, config.calibration_samples,
+        config.probe_samples, config.min_agreement, config.keras_int8,
+        skip_collapsed=True)
+    flavours = list(result["reports"])  # refused ones are not verified
+    print(f"SavedModel: {result['saved_model']}; LiteRT bundle: "
+          f"{result['litert']}; Keras int8: {result['keras_int8']}")
+    if not config.verify:
+        return result
+    if config.max_eval:
+        items, gold = items[:config.max_eval], gold[:config.max_eval]
+    rows = verify_exports(
+        model, items, gold, result["saved_model"], result["litert"],
+        flavours, result["keras_int8"], config.latency_samples,
+        config.num_threads)
+    score_name = "entity F1" if name == "ner" or hasattr(
+        model, "predict_word_logits") else "accuracy"
+    table = format_table(rows, score_name)
+    when = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
+    header = (f"{len(items)} validation items; {platform.machine()}, "
+              f"{os.cpu_count()} CPUs; {when}\n\n")
+    report_dir = pathlib.Path(config.report_dir or run_dir)
+    report_dir.mkdir(parents=True, exist_ok=True)
+    (report_dir / "export_verification.md").write_text(header + table)
+    (report_dir / "export_verification.json").write_text(json.dumps(
+        {"rows": rows, "exports": result}, indent=2) + "\n")
+    for flavour, report in result["refused"].items():
+        table += (f"\nRefused: TFLite {flavour}, probe agreement "
+                  f"{report['agreeing']}/{report['compared']}, max |delta "
+                  f"logit| {report['max_abs_logit_diff']:.3g}\n")
+    (report_dir / "export_verification.md").write_text(header + table)
+    print(table)
+    return result
+
+
+def cli():
+    """Console-script entry point."""
+    return run_cli(main)
+
+
+if __name__ == "__main__":
+    run_cli(main)
