@@ -1,6 +1,10 @@
 """The shared train step: Keras' recipe, the loss reported as a mean."""
 
+import subprocess
+import sys
+
 import keras
+import pytest
 import numpy as np
 import tensorflow as tf
 
@@ -35,3 +39,27 @@ def test_sample_weight_reaches_the_loss():
     logs = model.fit(x, 2 * x, sample_weight=tf.constant([1.0, 0.0]),
                      batch_size=2, verbose=0).history
     assert abs(logs["loss"][0] - 2.0) < 1e-6  # (4 * 1 + 16 * 0) / 2
+
+
+@pytest.mark.parametrize("make, module, cls", [
+    ("tiny_token_classifier", "tfllm.models.token_classifier",
+     "TokenClassifier"),
+    ("tiny_text_classifier", "tfllm.models.text_classifier",
+     "TextClassifier"),
+])
+def test_saved_task_loads_from_its_model_module_alone(tmp_path, make, module,
+                                                      cls):
+    # A fresh process that imports only the task's module (not the
+    # preprocessor's) must rebuild the model: the task module registers it.
+    import tiny
+    model = getattr(tiny, make)()
+    path = tmp_path / "model.keras"
+    model.save(path)
+    code = (f"from {module} import {cls}\n"
+            "from tfllm.models.task import load_task_model\n"
+            f"m = load_task_model({str(path)!r}, {cls})\n"
+            "print(type(m.preprocessor).__name__)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                         text=True, cwd="/")
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().endswith("Preprocessor")

@@ -73,10 +73,6 @@ def load_run_data(run_dir):
     Raises:
         FileNotFoundError: no `config.json` or `model.keras` in `run_dir`.
     """
-    # Registers the preprocessor classes that `load_task_model` needs
-    # (`keras.models.load_model` cannot find them otherwise).
-    import tfllm.preprocessing.text_classification_preprocessor  # noqa
-    import tfllm.preprocessing.token_classification_preprocessor  # noqa
     from tfllm.models.task import load_task_model
 
     run_dir = pathlib.Path(run_dir)

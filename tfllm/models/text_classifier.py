@@ -4,6 +4,9 @@ import keras
 import tensorflow as tf
 
 from tfllm.models.task import Task
+# Registers the preprocessor class, so that `keras.models.load_model` can
+# rebuild a saved model from this module alone.
+import tfllm.preprocessing.text_classification_preprocessor  # noqa: F401
 
 POOLINGS = ("mean", "pooled")
 
