@@ -80,8 +80,10 @@ def load_run_data(run_dir):
     if not config_file.is_file():
         raise FileNotFoundError(f"{config_file}: not a run folder")
     config = json.loads(config_file.read_text())
-    if "dataset" not in config:  # a NER run
-        from tfllm.cli.train_ner import NerConfig
+    from tfllm.cli.train_ner import NerConfig
+
+    ner_fields = {f.name for f in dataclasses.fields(NerConfig)}
+    if set(config) <= ner_fields:  # a NER run (its config is a NerConfig)
         from tfllm.cli.train_ner import load_splits
         from tfllm.models.token_classifier import TokenClassifier
 
