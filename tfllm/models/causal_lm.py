@@ -3,12 +3,11 @@
 import keras
 import keras_hub
 
-from tfllm.training.steps import symbolic_build_per_leaf
-from tfllm.training.steps import train_step
+from tfllm.training.steps import SharedTrainStep
 
 
 @keras.saving.register_keras_serializable(package="tfllm")
-class CausalLM(keras_hub.models.GPT2CausalLM):
+class CausalLM(SharedTrainStep, keras_hub.models.GPT2CausalLM):
     """A GPT-2 decoder with a tied LM head, trained by tfllm's step.
 
     Radford et al. (2019), "Language Models are Unsupervised Multitask
@@ -33,12 +32,6 @@ class CausalLM(keras_hub.models.GPT2CausalLM):
     Returns:
         logits `[batch_size, sequence_length, vocabulary_size]`.
     """
-
-    def train_step(self, data):
-        return train_step(self, data)
-
-    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
-        return symbolic_build_per_leaf(super(), iterator, data_batch)
 
 
 def new_gpt2_backbone(vocabulary_size, num_layers=4, num_heads=4,

@@ -3,12 +3,11 @@
 import keras
 import keras_hub
 
-from tfllm.training.steps import symbolic_build_per_leaf
-from tfllm.training.steps import train_step
+from tfllm.training.steps import SharedTrainStep
 
 
 @keras.saving.register_keras_serializable(package="tfllm")
-class MaskedLM(keras_hub.models.MaskedLM):
+class MaskedLM(SharedTrainStep, keras_hub.models.MaskedLM):
     """An encoder with BERT's masked-LM head, trained by tfllm's step.
 
     Devlin et al. (2019), "BERT: Pre-training of Deep Bidirectional
@@ -74,12 +73,6 @@ class MaskedLM(keras_hub.models.MaskedLM):
         sequence = backbone(backbone.input)["sequence_output"]
         outputs = self.masked_lm_head(sequence, inputs["mask_positions"])
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
-
-    def train_step(self, data):
-        return train_step(self, data)
-
-    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
-        return symbolic_build_per_leaf(super(), iterator, data_batch)
 
 
 def new_bert_backbone(vocabulary_size, num_layers=4, num_heads=4,

@@ -4,11 +4,10 @@ import pathlib
 
 import keras
 
-from tfllm.training.steps import symbolic_build_per_leaf
-from tfllm.training.steps import train_step
+from tfllm.training.steps import SharedTrainStep
 
 
-class Task(keras.Model):
+class Task(SharedTrainStep, keras.Model):
     """A `keras.Model` whose `train_step` every tfllm task shares.
 
     Subclasses build a functional graph in `__init__` (backbone, head) and
@@ -24,12 +23,6 @@ class Task(keras.Model):
     (or example) of the update, across replicas (outside case BR-12) and
     accumulated micro-batches; padding has weight 0 (outside case A-3).
     """
-
-    def train_step(self, data):
-        return train_step(self, data)
-
-    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
-        return symbolic_build_per_leaf(super(), iterator, data_batch)
 
     def get_config(self):
         """The arguments every task shares; subclasses add their own.

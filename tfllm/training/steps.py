@@ -123,3 +123,19 @@ def symbolic_build_per_leaf(parent, iterator=None, data_batch=None):
     return parent._maybe_symbolic_build(
         data_batch=tf.nest.map_structure(reduce, batch)
     )
+
+
+class SharedTrainStep:
+    """Mixin: a Keras model trained by `train_step` above.
+
+    Put it before the Keras / KerasHub model class in the bases
+    (`class CausalLM(SharedTrainStep, keras_hub.models.GPT2CausalLM)`), so
+    that every tfllm task, whatever KerasHub class it extends, trains with
+    the one step and builds per input leaf (`symbolic_build_per_leaf`).
+    """
+
+    def train_step(self, data):
+        return train_step(self, data)
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        return symbolic_build_per_leaf(super(), iterator, data_batch)
