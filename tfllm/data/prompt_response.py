@@ -1,10 +1,9 @@
 """Reading prompt/response pairs (JSON Lines) for supervised fine-tuning."""
 
 import dataclasses
-import json
 
 from tfllm.data.bad_rows import BadRows
-from tfllm.data.text_files import _decode
+from tfllm.data.text_files import json_objects
 
 
 @dataclasses.dataclass
@@ -51,17 +50,7 @@ def read_prompt_response_jsonl(path, prompt_key="prompt",
     """
     bad_rows = bad_rows or BadRows()
     examples = []
-    for line, raw in enumerate(_decode(path, encoding).splitlines(), 1):
-        if not raw.strip():
-            continue
-        try:
-            record = json.loads(raw)
-        except json.JSONDecodeError as e:
-            bad_rows.report(path, line, f"not a JSON object ({e.msg})")
-            continue
-        if not isinstance(record, dict):
-            bad_rows.report(path, line, "not a JSON object")
-            continue
+    for line, record in json_objects(path, encoding, bad_rows):
         problems = []
         for key in (prompt_key, response_key):
             value = record.get(key)

@@ -190,17 +190,7 @@ def read_jsonl(
     """
     bad_rows = bad_rows or BadRows()
     examples = []
-    for line, raw in enumerate(_decode(path, encoding).splitlines(), 1):
-        if not raw.strip():
-            continue
-        try:
-            record = json.loads(raw)
-        except json.JSONDecodeError as e:
-            bad_rows.report(path, line, f"not a JSON object ({e.msg})")
-            continue
-        if not isinstance(record, dict):
-            bad_rows.report(path, line, "not a JSON object")
-            continue
+    for line, record in json_objects(path, encoding, bad_rows):
         keys = [c for c in (text_column, label_column, text_pair_column) if c]
         missing = [k for k in keys if k not in record]
         if missing:
@@ -307,3 +297,29 @@ def read_text_file(
             delimiter = "\t" if file_format == "tsv" else ","
         return read_delimited(path, delimiter=delimiter, **columns)
     raise ValueError(f"unknown format {file_format!r}; one of {FORMATS}")
+
+
+def json_objects(path, encoding, bad_rows):
+    """Yields `(line_number, dict)` for each JSON object line of a file.
+
+    Blank lines are skipped; a line that is not a JSON object goes to
+    `bad_rows` (which raises `DataFormatError` with `path:line:` unless it
+    skips and counts).
+
+    Args:
+        path: str or path. A JSON Lines file.
+        encoding: str. Its text encoding.
+        bad_rows: `tfllm.data.bad_rows.BadRows`.
+    """
+    for line, raw in enumerate(_decode(path, encoding).splitlines(), 1):
+        if not raw.strip():
+            continue
+        try:
+            record = json.loads(raw)
+        except json.JSONDecodeError as e:
+            bad_rows.report(path, line, f"not a JSON object ({e.msg})")
+            continue
+        if not isinstance(record, dict):
+            bad_rows.report(path, line, "not a JSON object")
+            continue
+        yield line, record
