@@ -129,6 +129,20 @@ def test_save_load_round_trip(method, tmp_path):
     np.testing.assert_allclose(fresh(x).numpy(), y, atol=1e-6)
 
 
+def test_adapter_files_are_readable_by_others(tmp_path):
+    # safetensors' save_file writes mode 0600: a serving account other
+    # than the trainer's could not read the adapter.
+    import os
+    import stat
+    old = os.umask(0o022)
+    try:
+        folder = save_adapter(_fresh("lora"), tmp_path / "adapter")
+    finally:
+        os.umask(old)
+    for path in folder.iterdir():
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644, path
+
+
 def test_adapter_refuses_another_base(tmp_path):
     model = _fresh("lora")
     folder = save_adapter(model, tmp_path / "adapter")

@@ -104,7 +104,7 @@ def save_adapter(model, folder, base_model_name=None):
     Raises:
         ValueError: no PEFT method, or LoRA weights are merged.
     """
-    from safetensors.numpy import save_file
+    from safetensors.numpy import save
 
     state = _state(model)
     if any(layer.merged for layer in _mergeable(state)):
@@ -127,7 +127,10 @@ def save_adapter(model, folder, base_model_name=None):
         temp.mkdir(parents=True)
         weights = {k: np.ascontiguousarray(v)
                    for k, v in adapter_weights(model).items()}
-        save_file(weights, str(temp / WEIGHTS_FILE))
+        # safetensors' save_file creates its file with mode 0600; written
+        # from bytes, the file gets the usual umask mode (0644), so a
+        # serving account other than the trainer's can read the adapter.
+        (temp / WEIGHTS_FILE).write_bytes(save(weights))
         (temp / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
     return folder
 
