@@ -5,6 +5,11 @@ SmolLM2-135M-Instruct; prompts are formatted with its chat template, as at
 inference. The run folder gets `model.keras` (use it with `tfllm-generate
 --model <run folder>`), `metrics.jsonl`, TensorBoard logs and
 `samples.jsonl` (generations for a few validation prompts).
+
+With `--peft lora` (or another method, `--peft-config` for its settings)
+only the method's weights train, the decoder stays frozen, and the run
+folder also gets `adapter/` (`adapter.safetensors` + `adapter_config.json`,
+a few MB) that `tfllm.peft.saving.load_adapter` puts back on the same base.
 """
 
 import dataclasses
@@ -16,6 +21,9 @@ from typing import Optional
 
 from tfllm.cli.args import parse_dataclasses
 from tfllm.cli.args import run_cli
+from tfllm.cli.peft_args import PeftArgs
+from tfllm.cli.peft_args import apply_from_args
+from tfllm.cli.peft_args import save_from_args
 from tfllm.training.trainer import TrainingConfig
 
 
@@ -72,8 +80,9 @@ def main(argv=None):
     from tfllm.training.trainer import train
     from tfllm.utils.atomic import atomic_path
 
-    config, training = parse_dataclasses(
-        [FinetuneConfig, TrainingConfig], argv, description=__doc__)
+    config, training, peft_args = parse_dataclasses(
+        [FinetuneConfig, TrainingConfig, PeftArgs], argv,
+        description=__doc__)
     if not config.train_file:
         raise SystemExit("error: --train-file is required")
     run_dir = pathlib.Path(config.output_dir) / (
@@ -81,7 +90,8 @@ def main(argv=None):
             "sft-%Y%m%d-%H%M%S"))
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.json").write_text(json.dumps(
-        dataclasses.asdict(config), indent=2) + "\n")
+        dataclasses.asdict(config) | dataclasses.asdict(peft_args),
+        indent=2) + "\n")
 
     bad_rows = BadRows(config.skip_bad_rows)
     read = lambda path: read_prompt_response_jsonl(  # noqa: E731
@@ -107,12 +117,25 @@ def main(argv=None):
           f"pairs; {int(encoded.sample_weight.flat_values.numpy().sum())} "
           f"response tokens; responses cut to fit: {cut} / {validation_cut}")
     model = SFTCausalLM(backbone, preprocessor)
+    peft_summary = apply_from_args(model, peft_args)
+    if peft_summary:
+        print(f"--peft {peft_args.peft}: "
+              f"{peft_summary['trainable_parameters']:,} of "
+              f"{peft_summary['total_parameters']:,} parameters train "
+              f"({peft_summary['trainable_percent']:.3f}%)")
     model, history = train(
         model, encoded, training, run_dir,
         lambda m: (evaluate_responses(m, validation_encoded), {}),
-        "token_accuracy", response_loss())
+        # The best epoch is the lowest validation loss (as Hugging Face's
+        # Trainer's `eval_loss`): token accuracy ties on small sets.
+        "loss", response_loss(), monitor_mode="min")
     with atomic_path(run_dir / "model.keras") as temp:
         model.save(temp)
+    peft_summary.update(save_from_args(model, peft_args, run_dir,
+                                       config.model))
+    if peft_summary:
+        (run_dir / "peft_summary.json").write_text(
+            json.dumps(peft_summary, indent=2) + "\n")
 
     samples = validation[:config.num_samples]
     texts, _ = generate_text(

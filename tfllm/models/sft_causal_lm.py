@@ -6,6 +6,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+# Imported so that `keras.models.load_model` finds the classes a saved
+# SFT model names (its preprocessor and the GGUF chat tokenizer).
+import tfllm.generation.chat_tokenizer  # noqa: F401
+import tfllm.preprocessing.prompt_response_preprocessor  # noqa: F401
 from tfllm.models.task import Task
 
 _GENERATORS = weakref.WeakKeyDictionary()
