@@ -2,7 +2,11 @@
 the KV cache, and supervised fine-tuning steps of SmolLM2.
 
 Usage: python scripts/bench_generation.py [--new-tokens 32] [--sft-steps 6]
-Prints one JSON object (also written to --output).
+       python scripts/bench_generation.py --sft-only --sft-peft lora \
+           --sft-peft-config r=8,lora_alpha=16 --sft-learning-rate 2e-4
+Prints one JSON object (also written to --output). With --sft-peft the
+SFT steps train only the method's weights, and the adapter is saved to a
+temporary folder to report its size in bytes.
 """
 
 import argparse
@@ -74,9 +78,14 @@ def bench_generation(lm, tokenizer, new_tokens, batches=("batch1", "batch4"),
     return results
 
 
-def bench_sft(backbone, tokenizer, steps, batch_size, sequence_length):
+def bench_sft(backbone, tokenizer, steps, batch_size, sequence_length,
+              learning_rate=1e-5, peft=None, peft_config=None):
     """Times SFT steps; trains `backbone` in place (run it last)."""
     import keras
+
+    from tfllm.cli.peft_args import PeftArgs
+    from tfllm.cli.peft_args import apply_from_args
+    from tfllm.cli.peft_args import save_from_args
 
     from tfllm.data.pipeline import make_dataset
     from tfllm.data.prompt_response import PromptResponse
@@ -92,8 +101,10 @@ def bench_sft(backbone, tokenizer, steps, batch_size, sequence_length):
     examples = [PromptResponse(p, r) for p, r in PAIRS]
     encoded, _ = preprocessor.encode(examples)
     model = SFTCausalLM(backbone, preprocessor)
+    peft_args = PeftArgs(peft, peft_config)
+    peft_summary = apply_from_args(model, peft_args)
     before = evaluate_responses(model, encoded)
-    model.compile(optimizer=make_adamw(1e-5, steps, 0.0, 0.01, 1.0),
+    model.compile(optimizer=make_adamw(learning_rate, steps, 0.0, 0.01, 1.0),
                   loss=response_loss())
     times = []
 
@@ -110,7 +121,13 @@ def bench_sft(backbone, tokenizer, steps, batch_size, sequence_length):
     model.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=2,
               callbacks=[Timer()])
     after = evaluate_responses(model, encoded)
+    if peft:
+        with tempfile.TemporaryDirectory() as folder:
+            peft_summary.update(save_from_args(model, peft_args, folder,
+                                               "smollm2"))
+        peft_summary.pop("adapter_dir", None)
     return {
+        **peft_summary, "learning_rate": learning_rate,
         "pairs": len(examples), "batch_size": batch_size,
         "sequence_lengths": encoded.lengths.tolist(),
         "steps": steps, "first_step_seconds": round(times[0], 2),
@@ -127,6 +144,13 @@ def main():
     parser.add_argument("--sft-batch-size", type=int, default=4)
     parser.add_argument("--quick", action="store_true",
                         help="batch 1 only, one timed run, no SFT (~1.5 min)")
+    parser.add_argument("--sft-only", action="store_true",
+                        help="skip the generation timings")
+    parser.add_argument("--sft-learning-rate", type=float, default=1e-5)
+    parser.add_argument("--sft-peft", default=None,
+                        help="PEFT method for the SFT steps (e.g. lora)")
+    parser.add_argument("--sft-peft-config", default=None,
+                        help="its settings, as train_ner.py --peft-config")
     parser.add_argument("--output", default=str(
         pathlib.Path(tempfile.gettempdir()) / "bench_generation.json"))
     args = parser.parse_args()
@@ -137,14 +161,18 @@ def main():
     lm, tokenizer = load_gguf_causal_lm()
     report = {"machine": platform.processor() or platform.machine(),
               "load_seconds": round(time.perf_counter() - start, 1)}
-    if args.quick:
+    if args.sft_only:
+        pass
+    elif args.quick:
         report.update(bench_generation(lm, tokenizer, args.new_tokens,
                                        ("batch1",), 1))
     else:
         report.update(bench_generation(lm, tokenizer, args.new_tokens))
     if args.sft_steps and not args.quick:
         report["sft"] = bench_sft(lm.backbone, tokenizer, args.sft_steps,
-                                  args.sft_batch_size, 128)
+                                  args.sft_batch_size, 128,
+                                  args.sft_learning_rate, args.sft_peft,
+                                  args.sft_peft_config)
     print(json.dumps(report, indent=2))
     pathlib.Path(args.output).write_text(json.dumps(report, indent=2) + "\n")
 
