@@ -27,12 +27,15 @@ with the Keras model on a probe set; `CollapsedModelError` is raised (the
 file is not written) when the argmax agreement is below `min_agreement`.
 """
 
+import contextlib
 import pathlib
 import tempfile
 
 import keras
 import numpy as np
 import tensorflow as tf
+
+from tfllm.export.attention import bounded_attention_masks
 
 FLAVOURS = ("float32", "float16", "dynamic_int8", "int8")
 MIN_AGREEMENT = 0.95
@@ -77,13 +80,15 @@ def token_id_signature(model, sequence_length=None, batch_size=None):
 
 
 def write_token_id_saved_model(model, path, sequence_length=None,
-                               batch_size=None):
+                               batch_size=None, bounded_masks=False):
     """Writes a SavedModel whose `serving_default` maps token ids to logits.
 
     Args:
         model: task model (`TokenClassifier`, `TextClassifier`).
         path: str or path. Output folder (overwritten).
         sequence_length, batch_size: int or None; see `token_id_signature`.
+        bounded_masks: bool. Trace the attention with bounded padding masks
+            (`tfllm.export.attention`), as full-integer quantization needs.
 
     Returns:
         `pathlib.Path` of the folder. Its signature takes the int32 inputs
@@ -95,12 +100,13 @@ def write_token_id_saved_model(model, path, sequence_length=None,
     def serve(inputs):
         return {"logits": tf.cast(model(inputs, training=False), tf.float32)}
 
-    archive.add_endpoint(
-        name="serving_default", fn=serve,
-        input_signature=[token_id_signature(model, sequence_length,
-                                            batch_size)],
-    )
-    archive.write_out(str(path), verbose=False)
+    signature = [token_id_signature(model, sequence_length, batch_size)]
+    with (bounded_attention_masks(model) if bounded_masks
+          else contextlib.nullcontext()):
+        # The endpoint is traced inside the block.
+        archive.add_endpoint(name="serving_default", fn=serve,
+                             input_signature=signature)
+        archive.write_out(str(path), verbose=False)
     return pathlib.Path(path)
 
 
@@ -299,7 +305,8 @@ def agreement_report(model, lite_model, probe, sequence_length=None):
 
 
 def convert_checked(model, flavour, calibration=None, probe=(),
-                    sequence_length=None, min_agreement=MIN_AGREEMENT):
+                    sequence_length=None, min_agreement=MIN_AGREEMENT,
+                    bounded_masks=None):
     """Converts a task model and refuses a collapsed result (BR-09).
 
     Args:
@@ -311,6 +318,9 @@ def convert_checked(model, flavour, calibration=None, probe=(),
             Keras model. Empty: no check (not recommended).
         sequence_length: int or None. None: dynamic length.
         min_agreement: float. Lowest argmax agreement accepted.
+        bounded_masks: bool or None. Trace attention with bounded padding
+            masks (`tfllm.export.attention`); None: for `int8` only (the
+            float flavours keep Keras's exact masks).
 
     Returns:
         `(flatbuffer bytes, report dict)`; the report holds `flavour`,
@@ -326,8 +336,13 @@ def convert_checked(model, flavour, calibration=None, probe=(),
         representative = representative_dataset(
             calibration, sequence_length=sequence_length)
     with tempfile.TemporaryDirectory(prefix="tfllm-tflite-") as folder:
+        # Full integer: padded keys' -inf scores would set the int8 scale
+        # of the attention scores (BR-09); bound them while tracing.
         write_token_id_saved_model(model, folder, sequence_length,
-                                   1 if sequence_length else None)
+                                   1 if sequence_length else None,
+                                   bounded_masks=(flavour == "int8"
+                                                  if bounded_masks is None
+                                                  else bounded_masks))
         blob = convert(folder, flavour, representative)
     lite = LiteRTModel(blob)
     report = {
