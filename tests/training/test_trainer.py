@@ -172,3 +172,24 @@ def test_killed_run_resumes_to_the_same_weights(tiny_preset, tmp_path):
         np.testing.assert_allclose(a, b, atol=1e-6)
     lines = (tmp_path / "runs" / "killed" / "metrics.jsonl").read_text()
     assert [json.loads(l)["epoch"] for l in lines.splitlines()] == [1, 2, 3]
+
+
+def test_resumed_with_more_epochs_keeps_training(tmp_path, capsys):
+    """The checkpoint's schedule decays to 0 at the end of epoch 1; resumed
+    with --epochs 2, the decay is stretched so epoch 2 trains (as Hugging
+    Face's Trainer rebuilds the schedule from the new arguments)."""
+    first = run(tmp_path, "r", epochs=1, batch_size=4)
+    steps = int(first.optimizer.iterations)
+    assert steps > 2
+    after_one = [w.copy() for w in first.get_weights()]
+    extended = run(tmp_path, "r", epochs=2, batch_size=4)
+    assert "decay now ends at update" in capsys.readouterr().out
+    schedule = extended.optimizer._learning_rate
+    records = [json.loads(line) for line in
+               (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in records] == [1, 2]
+    assert int(extended.optimizer.iterations) == schedule.total_steps == \
+        2 * steps
+    changed = [not np.allclose(a, b) for a, b in
+               zip(after_one, extended.get_weights())]
+    assert sum(changed) > len(changed) // 2

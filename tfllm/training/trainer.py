@@ -24,6 +24,7 @@ from tfllm.training.callbacks import StepCheckpoint
 from tfllm.training.callbacks import TensorBoard
 from tfllm.training.callbacks import resume_state
 from tfllm.training.optimizers import make_adamw
+from tfllm.training.schedules import WarmupLinearDecay
 
 
 @dataclasses.dataclass
@@ -71,6 +72,24 @@ class TrainingConfig:
     keep_checkpoints: int = 2
     early_stopping_patience: int = 0
     deterministic: bool = False
+
+
+def _extend_schedule(optimizer, total_updates):
+    """Fits a resumed run's schedule to this start's `--epochs`.
+
+    The checkpoint holds the schedule of the first start; resumed with more
+    epochs, its decay would already have reached 0 and the extra epochs
+    would not train. As Hugging Face's Trainer (which rebuilds the schedule
+    from the new arguments), the decay now ends at this start's last
+    update; warmup and the peak stay as they were.
+    """
+    schedule = getattr(optimizer, "_learning_rate", None)
+    if (isinstance(schedule, WarmupLinearDecay)
+            and schedule.total_steps != total_updates):
+        total = max(total_updates, schedule.warmup_steps + 1)
+        print(f"learning-rate schedule: decay now ends at update {total} "
+              f"(was {schedule.total_steps}): --epochs changed")
+        schedule.total_steps = total
 
 
 def train(model, encoded, config, run_dir, evaluate_fn, monitor, loss,
@@ -148,6 +167,7 @@ def train(model, encoded, config, run_dir, evaluate_fn, monitor, loss,
     if resumed is not None:
         model = resumed
         print(f"resuming {run_dir} at step {global_step}")
+        _extend_schedule(model.optimizer, total_updates)
     else:
         model.compile(
             optimizer=make_adamw(
