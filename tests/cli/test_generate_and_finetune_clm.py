@@ -15,12 +15,17 @@ def tiny_gguf(tmp_path_factory):
     return write_tiny_gguf(folder / "tiny.gguf", tiny_llama_backbone())
 
 
-def test_finetune_then_generate_from_the_run(tiny_gguf, tmp_path, capsys):
-    data = tmp_path / "pairs.jsonl"
+def _write_pairs(folder):
+    data = folder / "pairs.jsonl"
     data.write_text("".join(
         json.dumps({"prompt": p, "response": r}) + "\n"
         for p, r in [("hello", "world"), ("world", "hello"),
                      ("hello world", "hello"), ("world hello", "world")]))
+    return data
+
+
+def test_finetune_then_generate_from_the_run(tiny_gguf, tmp_path, capsys):
+    data = _write_pairs(tmp_path)
     run_dir = finetune_clm.main([
         "--model", str(tiny_gguf), "--train-file", str(data),
         "--validation-fraction", "0.25", "--sequence-length", "32",
@@ -66,11 +71,7 @@ def test_finetune_with_lora_trains_only_the_adapter(tiny_gguf, tmp_path):
     from tfllm.models.sft_causal_lm import SFTCausalLM
     from tfllm.peft.saving import load_adapter
 
-    data = tmp_path / "pairs.jsonl"
-    data.write_text("".join(
-        json.dumps({"prompt": p, "response": r}) + "\n"
-        for p, r in [("hello", "world"), ("world", "hello"),
-                     ("hello world", "hello"), ("world hello", "world")]))
+    data = _write_pairs(tmp_path)
     run_dir = finetune_clm.main([
         "--model", str(tiny_gguf), "--train-file", str(data),
         "--validation-fraction", "0.25", "--sequence-length", "32",
