@@ -11,10 +11,7 @@ k-fold cross-validation instead and reports mean ± std.
 import dataclasses
 import datetime
 import json
-import os
 import pathlib
-import platform
-import resource
 import time
 from typing import Optional
 
@@ -24,6 +21,8 @@ import numpy as np
 
 from tfllm.cli.args import parse_dataclasses
 from tfllm.cli.args import run_cli
+from tfllm.cli.run_summary import mean_of
+from tfllm.cli.run_summary import write_run_summary
 from tfllm.cli.peft_args import PeftArgs
 from tfllm.cli.peft_args import apply_from_args
 from tfllm.cli.peft_args import save_from_args
@@ -280,7 +279,7 @@ def cross_validate(config, training, id2label, examples, run_dir):
         record.update(fold=number, best_epoch=best_epoch(fold_dir),
                       epochs=len(history),
                       validation_examples=len(validation),
-                      mean_seconds_per_epoch=_mean(history, "epoch_seconds"))
+                      mean_seconds_per_epoch=mean_of(history, "epoch_seconds"))
         done.write_text(json.dumps(record, indent=2) + "\n")
         records.append(record)
         keras.backend.clear_session()
@@ -303,37 +302,16 @@ def cross_validate(config, training, id2label, examples, run_dir):
     return summary
 
 
-def _mean(history, key):
-    values = [r[key] for r in history if key in r]
-    return sum(values) / len(values) if values else None
-
-
 def write_summary(run_dir, final, history, encoded, bad_rows, start,
                   extra=None):
-    """Writes and prints `summary.json`: the figures a benchmark quotes."""
-    summary = {
+    """Writes and prints `summary.json` (see `write_run_summary`)."""
+    scores = {
         **{f"validation_{k}": final[k] for k in SCALARS if k in final},
         "best_epoch": best_epoch(run_dir),
-        "epochs_this_process": len([r for r in history
-                                    if "epoch_seconds" in r]),
         "training_examples": encoded.num_windows,
-        "training_subtokens_per_epoch": encoded.num_tokens,
-        "mean_seconds_per_epoch": _mean(history, "epoch_seconds"),
-        "mean_training_tokens_per_second": _mean(
-            history, "train_tokens_per_second"),
         "skipped_bad_rows": bad_rows.count,
-        "peak_memory_mib": resource.getrusage(
-            resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "wall_seconds": time.perf_counter() - start,
-        "machine": f"{platform.machine()}, {platform.processor() or '?'}, "
-                   f"{os.cpu_count()} CPUs",
-        "date": datetime.date.today().isoformat(),
-        **(extra or {}),
     }
-    (pathlib.Path(run_dir) / "summary.json").write_text(
-        json.dumps(summary, indent=2) + "\n")
-    print("summary:", json.dumps(summary))
-    return summary
+    return write_run_summary(run_dir, scores, history, encoded, start, extra)
 
 
 def main(argv=None):

@@ -10,10 +10,7 @@ CJK character (`tfllm.preprocessing.word_splitter`).
 import dataclasses
 import datetime
 import json
-import os
 import pathlib
-import platform
-import resource
 import tempfile
 import time
 from typing import Optional
@@ -22,6 +19,7 @@ import keras
 
 from tfllm.cli.args import parse_dataclasses
 from tfllm.cli.args import run_cli
+from tfllm.cli.run_summary import write_run_summary
 from tfllm.cli.peft_args import PeftArgs
 from tfllm.cli.peft_args import apply_from_args
 from tfllm.cli.peft_args import save_from_args
@@ -173,31 +171,10 @@ def report_data(model, data, report, run_dir):
 
 
 def write_summary(run_dir, final, history, encoded, start, extra=None):
-    """Writes and prints `summary.json`: the figures a benchmark quotes."""
-    epochs = [r for r in history if "epoch_seconds" in r]
-    summary = {
-        **(extra or {}),
-        "validation_entity_f1_strict": final["f1"],
-        "epochs_this_process": len(epochs),
-        "training_subtokens_per_epoch": encoded.num_tokens,
-        "mean_training_tokens_per_second": (
-            sum(r["train_tokens_per_second"] for r in epochs) / len(epochs)
-            if epochs else None),
-        "mean_seconds_per_epoch": (
-            sum(r["epoch_seconds"] for r in epochs) / len(epochs)
-            if epochs else None),
-        "peak_memory_mib": resource.getrusage(
-            resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "wall_seconds": time.perf_counter() - start,
-        "machine": f"{platform.machine()}, {platform.processor() or '?'}, "
-                   f"{os.cpu_count()} CPUs",
-        "date": datetime.date.today().isoformat(),
-        **(extra or {}),
-    }
-    (pathlib.Path(run_dir) / "summary.json").write_text(
-        json.dumps(summary, indent=2) + "\n")
-    print("summary:", json.dumps(summary))
-    return summary
+    """Writes and prints `summary.json` (see `write_run_summary`)."""
+    return write_run_summary(
+        run_dir, {"validation_entity_f1_strict": final["f1"]}, history,
+        encoded, start, extra)
 
 
 def main(argv=None):
