@@ -26,7 +26,7 @@ class CorpusConfig:
 
     corpus: str = dataclasses.field(default="", metadata={
         "help": "comma-separated corpus files, each optionally prefixed by "
-                "its format (text, lines, jsonl, conll, conll-chars), e.g. "
+                "its format (text, lines, jsonl, conll, conll-chars, weibo), e.g. "
                 "'songci.txt,jsonl:cluener2020/train.json'"})
     validation_corpus: str = dataclasses.field(default="", metadata={
         "help": "held-out corpus files (same syntax); default: a "
