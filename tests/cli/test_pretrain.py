@@ -99,3 +99,22 @@ def test_clm_pretraining_reports_perplexity_and_saves_a_decoder(
     backbone, tokenizer = load_backbone(str(folder))
     assert isinstance(backbone, keras_hub.models.GPT2Backbone)
     assert isinstance(tokenizer, keras_hub.tokenizers.GPT2Tokenizer)
+
+
+def test_clm_samples_show_document_boundaries():
+    """The end-of-text token between two documents is written out, not
+    dropped (dropped, 'father?' ran into the next speaker's name)."""
+    from tfllm.cli.pretrain_clm import render_samples
+    from tfllm.preprocessing.tokenizer_training import (
+        byte_level_bpe_tokenizer, train_byte_level_bpe)
+
+    tokenizer = byte_level_bpe_tokenizer(*train_byte_level_bpe(
+        ["the father?", "First Servingman: I will."], 300))
+    end = tokenizer.end_token_id
+    first = np.asarray(tokenizer("the father?")).tolist()
+    second = np.asarray(tokenizer("First")).tolist()
+    row = [end] + first + [end] + second + [0, 0]
+    outputs = {"token_ids": np.array([row]),
+               "padding_mask": np.array([[1] * (len(row) - 2) + [0, 0]])}
+    assert render_samples(tokenizer, outputs) == [
+        "the father?\n<|endoftext|>\nFirst"]

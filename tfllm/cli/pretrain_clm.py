@@ -66,10 +66,57 @@ def sample(model, tokenizer, prompts, length, top_k, seed):
     generator = CausalLM(backbone=model.backbone, preprocessor=preprocessor)
     generator.compile(
         sampler=keras_hub.samplers.TopKSampler(k=top_k, seed=seed))
-    # No stop token: a document boundary does not end a sample early.
-    outputs = generator.generate(prompts, max_length=length,
-                                 stop_token_ids=None)
-    return generator, list(outputs)
+    # No stop token: a document boundary does not end a sample early. The
+    # token ids are rendered here, not by the preprocessor, which would drop
+    # the end-of-text token and glue the next document to the last one.
+    inputs = preprocessor.generate_preprocess(prompts, sequence_length=length)
+    generator.preprocessor = None
+    try:
+        outputs = generator.generate(inputs, stop_token_ids=None)
+    finally:
+        generator.preprocessor = preprocessor
+    return generator, render_samples(tokenizer, outputs)
+
+
+def render_samples(tokenizer, outputs):
+    """Generated token ids as text, with document boundaries visible.
+
+    Args:
+        tokenizer: the byte-level BPE tokenizer (GPT-2 style), whose
+            `end_token_id` separates documents in pre-training.
+        outputs: dict with `token_ids` and `padding_mask`, each
+            `[num_samples, length]` (KerasHub `generate` without a
+            preprocessor). Each row starts with the start token.
+
+    Returns:
+        list of str: the tokens after the start token, an end-of-text token
+        inside a row written as `\n<|endoftext|>\n` (the spelling of
+        GPT-2's samples).
+    """
+    import numpy as np
+
+    end = tokenizer.end_token_id
+    ids = np.asarray(outputs["token_ids"])
+    mask = np.asarray(outputs["padding_mask"]).astype(bool)
+    texts = []
+    for row, keep in zip(ids, mask):
+        row = row[keep][1:].tolist()  # without the start token
+        pieces, piece = [], []
+        for token in row:
+            if token == end:
+                pieces.append(piece)
+                piece = []
+            else:
+                piece.append(token)
+        pieces.append(piece)
+        texts.append(f"\n{tokenizer.end_token}\n".join(
+            _text(tokenizer.detokenize(p)) if p else "" for p in pieces))
+    return texts
+
+
+def _text(value):
+    value = value.numpy() if hasattr(value, "numpy") else value
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
 
 
 def main(argv=None):
