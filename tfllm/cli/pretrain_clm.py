@@ -27,6 +27,7 @@ from tfllm.training.distribute import make_strategy
 from tfllm.training.precision import set_precision
 from tfllm.training.pretraining import CorpusConfig
 from tfllm.training.pretraining import pretrain
+from tfllm.training.pretraining import pretraining_summary
 from tfllm.training.pretraining import save_pretrained
 from tfllm.training.pretraining import sum_loss
 from tfllm.training.trainer import TrainingConfig
@@ -170,18 +171,10 @@ def main(argv=None):
                                 training.seed)
     save_dir = pathlib.Path(corpus.save_dir or run_dir / "pretrained")
     save_pretrained(generator, tokenizer, save_dir)
-    best = min(history, key=lambda r: r["val_loss"]) if history else {}
-    summary = {
-        "held_out_before": initial,
-        "held_out_best": {k[4:]: v for k, v in best.items()
-                          if k.startswith("val_")},
-        "best_epoch": best.get("epoch"),
-        "parameters": backbone.count_params(),
-        "training_tokens_per_epoch": train_encoded.num_tokens,
-        "samples": dict(zip(prompts, samples)),
-        "wall_seconds": time.perf_counter() - start,
-        "pretrained": str(save_dir),
-    }
+    summary = pretraining_summary(
+        history, initial, train_encoded, start, save_dir,
+        parameters=backbone.count_params(),
+        samples=dict(zip(prompts, samples)))
     (run_dir / "summary.json").write_text(
         json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
     for prompt, text in zip(prompts, samples):

@@ -30,6 +30,7 @@ from tfllm.training.distribute import make_strategy
 from tfllm.training.precision import set_precision
 from tfllm.training.pretraining import CorpusConfig
 from tfllm.training.pretraining import pretrain
+from tfllm.training.pretraining import pretraining_summary
 from tfllm.training.pretraining import save_pretrained
 from tfllm.training.pretraining import sum_loss
 from tfllm.training.trainer import TrainingConfig
@@ -147,17 +148,9 @@ def main(argv=None):
             monitor="loss", monitor_mode="min", max_length=length)
     save_dir = pathlib.Path(corpus.save_dir or run_dir / "pretrained")
     save_pretrained(model, tokenizer, save_dir)
-    final = min(history, key=lambda r: r["val_loss"]) if history else {}
-    summary = {
-        "held_out_before": initial,
-        "held_out_best": {k[4:]: v for k, v in final.items()
-                          if k.startswith("val_")},
-        "best_epoch": final.get("epoch"),
-        "backbone_parameters": backbone.count_params(),
-        "training_tokens_per_epoch": train_encoded.num_tokens,
-        "wall_seconds": time.perf_counter() - start,
-        "pretrained": str(save_dir),
-    }
+    summary = pretraining_summary(
+        history, initial, train_encoded, start, save_dir,
+        backbone_parameters=backbone.count_params())
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     print("summary:", json.dumps(summary))
     print(f"pre-trained encoder: {save_dir} (train_ner.py --backbone "

@@ -124,6 +124,37 @@ def pretrain(model, train_encoded, validation_encoded, training, run_dir,
     return model, history, initial
 
 
+def pretraining_summary(history, initial, train_encoded, start, save_dir,
+                        **extra):
+    """The `summary.json` fields of a pre-training run.
+
+    Args:
+        history: per-epoch records of `pretrain`.
+        initial: held-out scores before training.
+        train_encoded: `EncodedWindows` of the training blocks.
+        start: float. `time.perf_counter()` when the command started.
+        save_dir: path of the saved preset folder.
+        **extra: more fields (parameter count, samples...), placed after
+            the scores.
+
+    Returns:
+        dict: `held_out_before`, `held_out_best` (the epoch with the lowest
+        held-out loss), `best_epoch`, `extra`, `training_tokens_per_epoch`,
+        `wall_seconds` and `pretrained`.
+    """
+    best = min(history, key=lambda r: r["val_loss"]) if history else {}
+    return {
+        "held_out_before": initial,
+        "held_out_best": {k[4:]: v for k, v in best.items()
+                          if k.startswith("val_")},
+        "best_epoch": best.get("epoch"),
+        **extra,
+        "training_tokens_per_epoch": train_encoded.num_tokens,
+        "wall_seconds": time.perf_counter() - start,
+        "pretrained": str(save_dir),
+    }
+
+
 def _format(scores):
     return (f"loss {scores['loss']:.4f}, perplexity "
             f"{scores['perplexity']:.2f}, token accuracy "
