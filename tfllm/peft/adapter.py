@@ -62,7 +62,7 @@ class AdapterConfig(base.PeftConfig):
                              f"got {self.placement!r}")
 
 
-class AdapterLayer(keras.layers.Layer):
+class AdapterLayer(base.WrapperLayer):
     """A sub-layer followed by a bottleneck adapter with a residual.
 
     Args:
@@ -117,27 +117,13 @@ class AdapterLayer(keras.layers.Layer):
         h = self.activation(ops.matmul(y, self.down_kernel) + self.down_bias)
         return y + ops.matmul(h, self.up_kernel) + self.up_bias
 
-    def compute_output_shape(self, input_shape):
-        return self.base_layer.compute_output_shape(input_shape)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({
-            "base_layer": keras.saving.serialize_keras_object(
-                self.base_layer),
+    def wrapper_config(self):
+        return {
             "hidden_dim": self.hidden_dim,
             "bottleneck_dim": self.bottleneck_dim,
             "non_linearity": self.non_linearity,
             "init_stddev": self.init_stddev,
-        })
-        return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        base_layer = keras.saving.deserialize_keras_object(
-            config.pop("base_layer"))
-        return cls(base_layer, **config)
+        }
 
 
 def _output_dim(layer):

@@ -309,6 +309,37 @@ class PeftConfig:
         return cls.from_dict(config)
 
 
+class WrapperLayer(keras.layers.Layer):
+    """Base of a PEFT layer that wraps `self.base_layer` (LoRA, adapters).
+
+    Gives the output shape of the base layer and the config round trip:
+    `get_config` holds the serialised base layer plus `wrapper_config()`,
+    the subclass's own constructor arguments; `from_config` calls
+    `cls(base_layer, **rest)`.
+    """
+
+    def wrapper_config(self):
+        """The subclass's constructor arguments besides `base_layer`."""
+        return {}
+
+    def compute_output_shape(self, input_shape):
+        return self.base_layer.compute_output_shape(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config["base_layer"] = keras.saving.serialize_keras_object(
+            self.base_layer)
+        config.update(self.wrapper_config())
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        base_layer = keras.saving.deserialize_keras_object(
+            config.pop("base_layer"))
+        return cls(base_layer, **config)
+
+
 def start(model, config):
     """Checks `model` has no method yet and returns a new `PeftState`."""
     if get_peft_state(model) is not None:

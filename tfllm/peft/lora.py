@@ -117,7 +117,7 @@ def linear_pre_activation(layer, x):
     return y
 
 
-class LoraLayer(keras.layers.Layer):
+class LoraLayer(base.WrapperLayer):
     """A frozen Dense/EinsumDense layer plus a trainable low-rank update.
 
     Args:
@@ -203,26 +203,12 @@ class LoraLayer(keras.layers.Layer):
                                             kernel.dtype))
             self.merged = False
 
-    def compute_output_shape(self, input_shape):
-        return self.base_layer.compute_output_shape(input_shape)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({
-            "base_layer": keras.saving.serialize_keras_object(
-                self.base_layer),
+    def wrapper_config(self):
+        return {
             "r": self.r,
             "lora_alpha": self.lora_alpha,
             "lora_dropout": self.lora_dropout,
-        })
-        return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        base_layer = keras.saving.deserialize_keras_object(
-            config.pop("base_layer"))
-        return cls(base_layer, **config)
+        }
 
 
 def linear_candidates(model, state):
