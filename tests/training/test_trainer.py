@@ -99,21 +99,45 @@ MIRRORED = textwrap.dedent("""
     import keras
     from training.test_trainer import run
     weights = []
-    for devices in (["/cpu:0"], ["/cpu:0", "/cpu:1"]):
+    for devices, overrides in {runs!r}:
         with tf.distribute.MirroredStrategy(devices).scope():
             model = run(pathlib.Path(tempfile.mkdtemp()), "run",
-                        batch_size=8)
+                        **overrides)
         weights.append(model.get_weights())
-    print(json.dumps(max(float(np.abs(a - b).max())
-                         for a, b in zip(*weights))))
+    print(json.dumps([max(float(np.abs(a - b).max())
+                          for a, b in zip(weights[0], w))
+                      for w in weights[1:]]))
 """)
 
 
-def test_two_replicas_equal_one_device():
+def mirrored(runs):
+    """Trains `run()` per `(devices, overrides)` on 2 logical CPUs; returns
+    the largest weight difference of each later run from the first."""
     out = subprocess.run(
-        [sys.executable, "-c", MIRRORED.format(tests=str(TESTS))],
+        [sys.executable, "-c", MIRRORED.format(tests=str(TESTS), runs=runs)],
         capture_output=True, text=True, check=True, cwd=TESTS.parent).stdout
-    assert json.loads(out.strip().splitlines()[-1]) < 1e-5
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def test_two_replicas_equal_one_device():
+    (difference,) = mirrored([(["/cpu:0"], {"batch_size": 8}),
+                              (["/cpu:0", "/cpu:1"], {"batch_size": 8})])
+    assert difference < 1e-5
+
+
+def test_accumulation_on_two_replicas_with_clipping_equals_the_large_batch():
+    """2 replicas x micro-batch 2 x 2 accumulation steps, clipped to a
+    small global norm, equal one device with batch 8 and the same clip;
+    the unclipped run shows the clip was active."""
+    clip = {"max_grad_norm": 0.05}
+    same, unclipped = mirrored([
+        (["/cpu:0"], {"batch_size": 8, **clip}),
+        (["/cpu:0", "/cpu:1"], {"batch_size": 4, "grad_accum_steps": 2,
+                                **clip}),
+        (["/cpu:0"], {"batch_size": 8, "max_grad_norm": None}),
+    ])
+    assert same < 1e-5
+    assert unclipped > 1e-3
 
 
 KILLED = textwrap.dedent("""

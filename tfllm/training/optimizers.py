@@ -15,7 +15,6 @@ def make_adamw(
     warmup_ratio=0.1,
     weight_decay=0.01,
     max_grad_norm=1.0,
-    gradient_accumulation_steps=1,
 ):
     """AdamW with linear warmup and decay, decoupled weight decay, clipping.
 
@@ -26,9 +25,6 @@ def make_adamw(
         weight_decay: float. Decoupled weight decay coefficient.
         max_grad_norm: float or None. Global gradient-norm clip; 0 or None
             turns clipping off.
-        gradient_accumulation_steps: int. Micro-batches whose gradients are
-            averaged into one update (Keras' optimizer accumulation);
-            `total_steps` counts updates.
 
     Returns:
         `keras.optimizers.AdamW`; variables whose name contains `bias`,
@@ -38,17 +34,12 @@ def make_adamw(
     warmup_steps = int(round(warmup_ratio * total_steps))
     schedule = WarmupLinearDecay(
         learning_rate, min(warmup_steps, total_steps - 1), total_steps,
-        steps_per_update=gradient_accumulation_steps,
     )
     optimizer = keras.optimizers.AdamW(
         learning_rate=schedule,
         weight_decay=weight_decay,
         epsilon=1e-8,
         global_clipnorm=max_grad_norm or None,
-        gradient_accumulation_steps=(
-            gradient_accumulation_steps
-            if gradient_accumulation_steps > 1 else None
-        ),
     )
     optimizer.exclude_from_weight_decay(var_names=list(NO_DECAY_NAMES))
     return optimizer

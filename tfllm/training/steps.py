@@ -25,36 +25,58 @@ import tensorflow as tf
 def train_step(model, data):
     """One optimisation step of `model` on a batch.
 
+    With `model.micro_batches = N > 1` (gradient accumulation), the batch
+    is cut into N contiguous micro-batches that run forward and backward
+    one after the other (each waits for the previous one's gradients, so
+    only one micro-batch's activations are alive); their gradients are
+    summed and applied once. The update is the batch's, at the memory of a
+    micro-batch. Accumulating inside the step, not across steps, keeps the
+    optimizer's `apply` unconditional: Keras' own accumulation puts it in a
+    `cond`, which fails under `tf.distribute` (merge_call inside control
+    flow).
+
     Args:
         model: a compiled `keras.Model`.
-        data: `(x, y)` or `(x, y, sample_weight)` from the dataset.
+        data: `(x, y)` or `(x, y, sample_weight)` from the dataset; sample
+            weights already normalised over the whole batch.
 
     Returns:
         dict of metric results (`loss` and compiled metrics).
     """
     x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-    with tf.GradientTape() as tape:
-        y_pred = model(x, training=True)
-        loss = model.compute_loss(
-            x=x, y=y, y_pred=y_pred, sample_weight=sample_weight,
-            training=True,
-        )
-        replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        batch_size = tf.shape(tf.nest.flatten(x)[0])[0]
-        model._loss_tracker.update_state(
-            loss * replicas, sample_weight=batch_size
-        )
-        scaled_loss = model.optimizer.scale_loss(loss)
-    gradients = tape.gradient(scaled_loss, model.trainable_variables)
-    # Embedding gradients arrive as IndexedSlices, for which Keras' TF
-    # optimizers update only the rows in the batch (lazy Adam). Dense
-    # gradients give standard AdamW (Loshchilov & Hutter 2019), as PyTorch
-    # and Hugging Face do, and make gradient accumulation equal the large
-    # batch: its summed gradients are dense.
-    gradients = [
-        tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g
-        for g in gradients
-    ]
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    micro_batches = int(getattr(model, "micro_batches", 1) or 1)
+    batch_size = tf.shape(tf.nest.flatten(x)[0])[0]
+    gradients, total_loss = None, 0.0
+    for part in _micro_batches((x, y, sample_weight), batch_size,
+                               micro_batches):
+        px, py, psw = part
+        after = [] if gradients is None else [
+            g for g in gradients if g is not None]
+        with tf.control_dependencies(after):
+            with tf.GradientTape() as tape:
+                y_pred = model(px, training=True)
+                loss = model.compute_loss(
+                    x=px, y=py, y_pred=y_pred, sample_weight=psw,
+                    training=True,
+                )
+                scaled_loss = model.optimizer.scale_loss(loss)
+            grads = tape.gradient(scaled_loss, model.trainable_variables)
+        # Embedding gradients arrive as IndexedSlices, for which Keras' TF
+        # optimizers update only the rows in the batch (lazy Adam). Dense
+        # gradients give standard AdamW (Loshchilov & Hutter 2019), as
+        # PyTorch and Hugging Face do.
+        grads = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices)
+                 else g for g in grads]
+        gradients = grads if gradients is None else [
+            a if b is None else b if a is None else a + b
+            for a, b in zip(gradients, grads)]
+        total_loss += loss
+        model.compute_metrics(px, py, y_pred, sample_weight=psw)
+    model._loss_tracker.update_state(
+        total_loss * replicas, sample_weight=batch_size
+    )
+    results = model.get_metrics_result()
     clipnorm = getattr(model, "replica_clipnorm", None)
     if clipnorm and replicas > 1:
         gradients = _clip_by_global_norm_across_replicas(
@@ -65,13 +87,30 @@ def train_step(model, data):
     peft_state = vars(model).get("peft_state")
     if peft_state is not None and peft_state.gradient_hook is not None:
         peft_state.gradient_hook(gradients, model.trainable_variables)
-    results = model.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
     if isinstance(tf.distribute.get_strategy(),
                   tf.distribute.MultiWorkerMirroredStrategy):
         # Keras 3.15 reduces the step's logs across workers with
         # `strategy.reduce("MEAN", value, axis=0)`, which needs an axis 0.
         results = {k: tf.reshape(v, [1]) for k, v in results.items()}
     return results
+
+
+def _micro_batches(batch, batch_size, count):
+    """Cuts a nested batch into `count` contiguous parts along axis 0.
+
+    Parts hold `ceil(batch_size / count)` rows, the last one the rest
+    (possibly none); `count = 1` returns the batch itself.
+    """
+    if count == 1:
+        return [batch]
+    size = (batch_size + count - 1) // count
+    parts = []
+    for i in range(count):
+        start = tf.minimum(i * size, batch_size)
+        end = tf.minimum(start + size, batch_size)
+        parts.append(tf.nest.map_structure(
+            lambda t: None if t is None else t[start:end], batch))
+    return parts
 
 
 def _clip_by_global_norm_across_replicas(gradients, clipnorm, optimizer):

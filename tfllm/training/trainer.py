@@ -48,7 +48,9 @@ class TrainingConfig:
         strategy: str. `auto`, `one_device`, `mirrored` or `multi_worker`
             (`tfllm.training.distribute`).
         grad_accum_steps: int. Micro-batches of `batch_size` per optimizer
-            update; the update equals one batch that many times larger.
+            update; the update equals one batch that many times larger
+            (each step reads that larger batch and runs its micro-batches
+            one after the other). Steps and checkpoints count updates.
         checkpoint_every_steps: int. Steps between resumable checkpoints
             (0: only at epoch ends).
         keep_checkpoints: int. Checkpoint files kept.
@@ -152,17 +154,15 @@ def train(model, encoded, config, run_dir, evaluate_fn, monitor, loss,
     run_dir.mkdir(parents=True, exist_ok=True)
     if max_length is None:
         max_length = model.preprocessor.sequence_length
+    # Gradient accumulation runs inside the train step: each step takes
+    # one batch of `batch_size x grad_accum_steps` windows (one update) and
+    # cuts it into micro-batches of `batch_size` (tfllm.training.steps).
     accumulation = max(1, config.grad_accum_steps)
-    steps = steps_per_epoch(encoded, config.batch_size, max_length)
-    total_updates = -(-steps * config.epochs // accumulation)
+    update_batch = config.batch_size * accumulation
+    steps = steps_per_epoch(encoded, update_batch, max_length)
+    total_updates = steps * config.epochs
     replicas = tf.distribute.get_strategy().num_replicas_in_sync
     clip_in_step = replicas > 1 and bool(config.max_grad_norm)
-    if clip_in_step and accumulation > 1:
-        raise ValueError(
-            "gradient accumulation with several replicas and gradient "
-            "clipping is not supported yet; pass --max-grad-norm 0 or "
-            "--grad-accum-steps 1"
-        )
     resumed, global_step = resume_state(run_dir)
     if resumed is not None:
         model = resumed
@@ -176,7 +176,6 @@ def train(model, encoded, config, run_dir, evaluate_fn, monitor, loss,
                 config.warmup_ratio,
                 config.weight_decay,
                 None if clip_in_step else config.max_grad_norm,
-                gradient_accumulation_steps=accumulation,
             ),
             loss=loss,
             jit_compile=config.jit_compile,
@@ -184,11 +183,12 @@ def train(model, encoded, config, run_dir, evaluate_fn, monitor, loss,
     # With several replicas the train step clips the summed gradient itself
     # (tfllm.training.steps): Keras would clip each replica's part.
     model.replica_clipnorm = config.max_grad_norm if clip_in_step else None
+    model.micro_batches = accumulation
     dataset = make_dataset(
-        encoded, config.batch_size, max_length, shuffle=True,
+        encoded, update_batch, max_length, shuffle=True,
         seed=config.seed, repeat=True,
         pad_to_bucket_boundary=config.jit_compile,
-        accumulation_steps=accumulation,
+        accumulation_steps=1,
         batch_transform=batch_transform,
     )
     evaluation = EpochEvaluation(
@@ -214,7 +214,7 @@ def train(model, encoded, config, run_dir, evaluate_fn, monitor, loss,
         + "\n"
     )
     if config.jit_compile:
-        shapes = padded_batch_shapes(encoded, config.batch_size, max_length)
+        shapes = padded_batch_shapes(encoded, update_batch, max_length)
         print(f"XLA: batches take {len(shapes)} distinct shapes, so the "
               f"train step is compiled at most {len(shapes)} times: {shapes}")
     epoch, offset = divmod(global_step, steps)
