@@ -34,6 +34,7 @@ from keras import ops
 
 from tfllm.peft import base
 from tfllm.peft.lora import LoraLayer
+from tfllm.peft.lora import contract
 from tfllm.peft.lora import wrap_linear_layers
 
 
@@ -180,9 +181,9 @@ class AdaLoraLayer(LoraLayer):
     def branch(self, x, training=None):
         if self.lora_dropout:
             x = self.dropout_layer(x, training=training)
-        h = ops.einsum(self.plan["down"], x, self.lora_A)
+        h = contract(self.plan["down"], x, self.lora_A)
         h = h * ops.cast(self.lora_E * self.rank_mask, h.dtype)
-        return ops.einsum(self.plan["up"], h, self.lora_B) * self.scale
+        return contract(self.plan["up"], h, self.lora_B) * self.scale
 
     def call(self, inputs, training=None):
         if training and self.enabled and self.orth_reg_weight:
