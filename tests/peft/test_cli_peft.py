@@ -97,3 +97,20 @@ def test_train_classifier_adalora(tiny_cls_preset, tmp_path):
     # The importance scores were updated inside the compiled train step.
     layer = next(iter(state.layers.values()))
     assert layer.scores["lora_E"][0].numpy().max() > 0
+
+
+def test_train_classifier_folds_apply_the_method_to_every_fold(
+        tiny_cls_preset, tmp_path, capsys):
+    path = write_csv(tmp_path / "train.csv", list(zip(CLS_TEXTS, CLS_GOLD)))
+    run_dir = train_classifier.main([
+        "--backbone", str(tiny_cls_preset), "--train-file", str(path),
+        "--folds", "2", "--epochs", "1", "--batch-size", "4",
+        "--output-dir", str(tmp_path / "runs"), "--run-name", "cv",
+        "--no-export", "--peft", "prefix", "--peft-config",
+        "num_virtual_tokens=3"])
+    assert capsys.readouterr().out.count("PEFT prefix:") == 2
+    for fold in (1, 2):
+        record = json.loads(
+            (run_dir / f"fold{fold}" / "fold_result.json").read_text())
+        assert record["peft"]["num_virtual_tokens"] == 3
+        assert 0 < record["trainable_percent"] < 50

@@ -250,8 +250,12 @@ def report_split(model, examples, name, run_dir):
     return result
 
 
-def cross_validate(config, training, id2label, examples, run_dir):
-    """Stratified k-fold: trains one model per fold, reports mean ± std."""
+def cross_validate(config, training, id2label, examples, run_dir,
+                   peft_args=None):
+    """Stratified k-fold: trains one model per fold, reports mean ± std.
+
+    Every fold gets a fresh model (with `peft_args`' method, if any).
+    """
     folds = stratified_folds([e.label for e in examples], config.folds,
                              training.seed)
     records = []
@@ -267,7 +271,7 @@ def cross_validate(config, training, id2label, examples, run_dir):
         validation = [examples[i] for i in validation_index]
         model, history, _ = fit(config, training, id2label,
                                 [examples[i] for i in train_index],
-                                validation, fold_dir)
+                                validation, fold_dir, peft_args)
         result = report_split(model, validation, "validation", fold_dir)
         # The estimate is the last epoch's score: picking the best epoch on
         # the held-out fold itself would select on the data being scored.
@@ -279,7 +283,8 @@ def cross_validate(config, training, id2label, examples, run_dir):
         record.update(fold=number, best_epoch=best_epoch(fold_dir),
                       epochs=len(history),
                       validation_examples=len(validation),
-                      mean_seconds_per_epoch=mean_of(history, "epoch_seconds"))
+                      mean_seconds_per_epoch=mean_of(history, "epoch_seconds"),
+                      **model.peft_summary)
         done.write_text(json.dumps(record, indent=2) + "\n")
         records.append(record)
         keras.backend.clear_session()
@@ -353,7 +358,8 @@ def _run(config, training, start, peft_args=None):
                            training.seed)
         print(f"{len(examples)} examples, {len(id2label)} labels; "
               f"{config.folds}-fold cross-validation")
-        cross_validate(config, training, id2label, examples, run_dir)
+        cross_validate(config, training, id2label, examples, run_dir,
+                       peft_args)
         print(f"run folder: {run_dir}")
         return run_dir
 
