@@ -81,6 +81,17 @@ def test_export_writes_versions_and_assets(exported, tmp_path):
     assert not [p for p in path.parent.iterdir() if p.name.startswith(".")]
 
 
+def test_export_stores_each_weight_once(exported):
+    model, path = exported
+    weight_bytes = sum(w.nbytes for w in model.get_weights())
+    stored = sum(f.stat().st_size for f in (path / "variables").iterdir())
+    # Twice the weights before share_variable_storage; now once plus the
+    # checkpoint's index and the tokenizer tables.
+    assert weight_bytes < stored < 1.3 * weight_bytes
+    names = {v.name for v in tf.saved_model.load(str(path)).variables}
+    assert any("kernel" in n for n in names)
+
+
 def test_br07_signature_and_outputs_without_tfllm(exported):
     model, path = exported
     sentences = ["Anna visited Lyon .", "", " ".join(["Lyon"] * 600),

@@ -22,6 +22,27 @@ def next_version(export_base):
     return max(versions, default=0) + 1
 
 
+def share_variable_storage(archive):
+    """Makes an `ExportArchive` save each weight once, not twice.
+
+    Keras 3.15's TensorFlow `ExportArchive` lists the tracked Keras
+    variables under `variables` (and the trainable/non-trainable lists)
+    and, at `write_out`, the `tf.Variable`s the endpoints use under
+    `_all_variables`. A Keras variable is its own checkpoint object beside
+    the `tf.Variable` it wraps, so every weight was written twice (a
+    22.7 M-parameter MiniLM export took 178 MiB instead of ~90). Listing the
+    wrapped `tf.Variable`s instead keeps the revived `.variables` (names and
+    values) and stores each once.
+    """
+    trackable = archive._tf_trackable
+    for attribute in ("variables", "trainable_variables",
+                      "non_trainable_variables"):
+        listed = getattr(trackable, attribute, None)
+        if listed is not None:
+            setattr(trackable, attribute,
+                    [getattr(v, "_value", v) for v in listed])
+
+
 def write_version(model, export_base, serving_fn, input_signature,
                   assets=None, version=None, before_rename=None):
     """Exports `serving_fn` as `serving_default` in a new version folder.
@@ -61,6 +82,7 @@ def write_version(model, export_base, serving_fn, input_signature,
             name="serving_default", fn=serving_fn,
             input_signature=input_signature,
         )
+        share_variable_storage(archive)
         archive.write_out(str(temp), verbose=False)
         files = {
             "labels.txt": "\n".join(model.id2label) + "\n",
