@@ -163,3 +163,27 @@ def test_interrupted_export_leaves_no_version(exported, tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="disk full"):
         export_ner(model, tmp_path / "ner")
     assert list((tmp_path / "ner").iterdir()) == []
+
+
+def test_bench_serving_latency_script(exported, tmp_path):
+    _, path = exported
+    texts = tmp_path / "texts.jsonl"
+    texts.write_text("\n".join(json.dumps({"text": t}) for t in
+                               ["Anna hires Zorbex .", "in Lyon", "again"]))
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "bench_serving_latency.py"),
+         str(path), "--texts", str(texts), "--samples", "2",
+         "--intra-op-threads", "1", "--inter-op-threads", "1",
+         "--output", str(tmp_path / "r.json")],
+        capture_output=True, text=True, check=True, cwd=ROOT)
+    result = json.loads((tmp_path / "r.json").read_text())
+    assert result == json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["texts"] == 2 and result["intra_op_threads"] == 1
+    assert 0 < result["p50_ms"] <= result["p95_ms"]
+    texts.write_text('{"text": "ok"}\n["not an object"]\n')
+    bad = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "bench_serving_latency.py"),
+         str(path), "--texts", str(texts)],
+        capture_output=True, text=True, cwd=ROOT)
+    assert bad.returncode != 0
+    assert f"{texts}:2: expected a JSON object" in bad.stderr
