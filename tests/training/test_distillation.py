@@ -157,3 +157,11 @@ def test_distill_cli_ner(tiny_preset, conll_dir, tmp_path):
 
     student = load_task_model(run_dir, TokenClassifier)
     assert len(student.backbone.transformer_layers) == 1
+    # `scripts/export.py --run-dir` takes a student folder like any run:
+    # its own model, its teacher's data.
+    from tfllm.cli.export import load_run_data
+
+    model, data = load_run_data(run_dir)
+    assert isinstance(model, TokenClassifier)
+    assert len(model.backbone.transformer_layers) == 1
+    assert len(data["validation"]) == 1 and len(data["train"]) == 16

@@ -70,8 +70,12 @@ def load_run_data(run_dir):
         `train` and `validation` (carved from train with the run's seed
         when the dataset has no validation split).
 
+    A distillation run (`scripts/distill.py`, its config names a
+    `teacher_run`) gives its own student model with its teacher's splits.
+
     Raises:
-        FileNotFoundError: no `config.json` or `model.keras` in `run_dir`.
+        FileNotFoundError: no `config.json` or `model.keras` in `run_dir`,
+            or a distillation run's teacher folder is gone.
     """
     from tfllm.models.task import load_task_model
 
@@ -80,6 +84,9 @@ def load_run_data(run_dir):
     if not config_file.is_file():
         raise FileNotFoundError(f"{config_file}: not a run folder")
     config = json.loads(config_file.read_text())
+    if "teacher_run" in config:
+        teacher, data = load_run_data(config["teacher_run"])
+        return load_task_model(run_dir, type(teacher)), data
     from tfllm.cli.train_ner import NerConfig
 
     ner_fields = {f.name for f in dataclasses.fields(NerConfig)}
