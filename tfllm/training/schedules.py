@@ -19,9 +19,12 @@ class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
     This is the schedule of Devlin et al. (2019) and Hugging Face's
     `get_linear_schedule_with_warmup`, shifted to be positive at update 1.
 
-    With gradient accumulation, Keras 3.15 calls the schedule with its
-    micro-batch counter (`optimizer._iterations`), not the update count;
-    `steps_per_update` converts it: `u = step // steps_per_update + 1`.
+    An optimizer built with Keras' own `gradient_accumulation_steps` calls
+    the schedule with its micro-batch counter (`optimizer._iterations`),
+    not the update count; `steps_per_update` converts it:
+    `u = step // steps_per_update + 1`. tfllm's trainer accumulates inside
+    the train step instead (`tfllm.training.steps`) and leaves it at 1; it
+    stays for such optimizers and for schedules saved by older runs.
 
     Args:
         peak_learning_rate: float. The rate at the end of warmup.
