@@ -80,13 +80,11 @@ def load_run_data(run_dir):
     from tfllm.models.task import load_task_model
 
     run_dir = pathlib.Path(run_dir)
-    config_file = run_dir / "config.json"
-    if not config_file.is_file():
-        raise FileNotFoundError(f"{config_file}: not a run folder")
-    config = json.loads(config_file.read_text())
-    if "teacher_run" in config:
-        teacher, data = load_run_data(config["teacher_run"])
-        return load_task_model(run_dir, type(teacher)), data
+    config = _run_config(run_dir)
+    data_dir = run_dir
+    while "teacher_run" in config:  # a student: its teacher's data
+        data_dir = pathlib.Path(config["teacher_run"])
+        config = _run_config(data_dir)
     from tfllm.cli.train_ner import NerConfig
 
     ner_fields = {f.name for f in dataclasses.fields(NerConfig)}
@@ -107,9 +105,17 @@ def load_run_data(run_dir):
     data = load_splits(classifier_config,
                        BadRows(classifier_config.skip_bad_rows))
     if "validation" not in data:
-        training = json.loads((run_dir / "training_config.json").read_text())
+        training = json.loads(
+            (data_dir / "training_config.json").read_text())
         carve_validation(data, classifier_config, training["seed"])
     return model, data
+
+
+def _run_config(run_dir):
+    config_file = pathlib.Path(run_dir) / "config.json"
+    if not config_file.is_file():
+        raise FileNotFoundError(f"{config_file}: not a run folder")
+    return json.loads(config_file.read_text())
 
 
 def load_run(run_dir):
