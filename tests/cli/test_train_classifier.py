@@ -143,3 +143,33 @@ def test_bad_rows_fail_with_file_and_line_or_are_counted(
     assert bad["skipped_rows"] == 2
     assert [(r["line"], r["reason"].split(";")[0]) for r in bad["rows"]] == [
         (4, "empty text"), (3, "unknown label 'sarcastic'")]
+
+
+def test_label_smoothing_reaches_the_loss(tiny_cls_preset, csv_files,
+                                          tmp_path, monkeypatch):
+    from tfllm.training.losses import SmoothedSparseCategoricalCrossentropy
+
+    train, valid = csv_files
+    losses = []
+    real_train = train_classifier.train
+
+    def spy(model, encoded, training, run_dir, evaluate, monitor, loss):
+        losses.append(loss)
+        return real_train(model, encoded, training, run_dir, evaluate,
+                          monitor, loss)
+
+    monkeypatch.setattr(train_classifier, "train", spy)
+    args = common(tiny_cls_preset, tmp_path) + [
+        "--train-file", str(train), "--validation-file", str(valid),
+        "--epochs", "1", "--no-export"]
+    train_classifier.main(args + ["--run-name", "smooth",
+                                  "--label-smoothing", "0.2"])
+    train_classifier.main(args + ["--run-name", "plain"])
+    smoothed, plain = losses
+    assert isinstance(smoothed, SmoothedSparseCategoricalCrossentropy)
+    assert (smoothed.label_smoothing, smoothed.num_classes,
+            smoothed.reduction) == (0.2, 2, "sum")
+    assert not isinstance(plain, SmoothedSparseCategoricalCrossentropy)
+    with pytest.raises(SystemExit, match=r"--label-smoothing must be in"):
+        train_classifier.main(args + ["--run-name", "bad",
+                                      "--label-smoothing", "1.5"])

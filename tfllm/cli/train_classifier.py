@@ -44,6 +44,7 @@ from tfllm.evaluation.confusion_plot import write_confusion_matrix
 from tfllm.export.classifier_serving import export_classifier
 from tfllm.models.text_classifier import build_text_classifier
 from tfllm.training.distribute import make_strategy
+from tfllm.training.losses import SmoothedSparseCategoricalCrossentropy
 from tfllm.training.precision import set_precision
 from tfllm.training.trainer import TrainingConfig
 from tfllm.training.trainer import train
@@ -92,6 +93,10 @@ class ClassifierConfig:
         "(no export)", 0)
     class_weight: str = _help(
         "'none' or 'balanced' (weights n / (classes * count))", "none")
+    label_smoothing: float = _help(
+        "label smoothing eps in [0, 1): targets (1 - eps) * one-hot + "
+        "eps / classes (as Hugging Face's label_smoothing_factor); "
+        "multi-label: Keras' binary smoothing", 0.0)
     multi_label: bool = _help(
         "several labels per text: sigmoid per label", False)
     label_separator: str = _help(
@@ -170,6 +175,9 @@ def fit(config, training, id2label, train_examples, validation, run_dir,
                          f"{config.class_weight!r}")
     if config.class_weight == "balanced" and config.multi_label:
         raise SystemExit("--class-weight balanced is for single-label data")
+    if not 0.0 <= config.label_smoothing < 1.0:
+        raise SystemExit(f"--label-smoothing must be in [0, 1), not "
+                         f"{config.label_smoothing}")
     monitor = config.monitor or (
         "micro_f1" if config.multi_label else "accuracy")
     if monitor not in SCALARS or (
@@ -203,7 +211,11 @@ def fit(config, training, id2label, train_examples, validation, run_dir,
     # (tfllm.data.pipeline.normalize_weights), giving the weighted mean.
     if config.multi_label:
         loss = keras.losses.BinaryCrossentropy(
-            from_logits=True, reduction="sum")
+            from_logits=True, reduction="sum",
+            label_smoothing=config.label_smoothing)
+    elif config.label_smoothing:
+        loss = SmoothedSparseCategoricalCrossentropy(
+            len(id2label), config.label_smoothing, reduction="sum")
     else:
         loss = keras.losses.SparseCategoricalCrossentropy(
             from_logits=True, reduction="sum")
