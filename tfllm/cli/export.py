@@ -188,9 +188,12 @@ def main(argv=None):
     (report_dir / "export_verification.json").write_text(json.dumps(
         {"rows": rows, "exports": result}, indent=2) + "\n")
     for flavour, report in result["refused"].items():
+        tagged = (f", tagged (non-O) tokens "
+                  f"{report['tagged_agreement']:.3f}"
+                  if report.get("tagged_compared") else "")
         table += (f"\nRefused: TFLite {flavour}, probe agreement "
-                  f"{report['agreeing']}/{report['compared']}, max |delta "
-                  f"logit| {report['max_abs_logit_diff']:.3g}\n")
+                  f"{report['agreeing']}/{report['compared']}{tagged}, max "
+                  f"|delta logit| {report['max_abs_logit_diff']:.3g}\n")
     (report_dir / "export_verification.md").write_text(header + table)
     print(table)
     return result
