@@ -212,7 +212,8 @@ def test_agreement_report_counts_tagged_tokens():
     report = tflite.agreement_report(keras_model, lite_model, probe)
     assert (report["agreeing"], report["compared"]) == (3, 4)
     assert report["agreement"] == 0.75
-    assert (report["tagged_agreement"], report["tagged_compared"]) == (0.5, 2)
+    assert (report["tagged_agreement"], report["tagged_agreeing"],
+            report["tagged_compared"]) == (0.5, 1, 2)
     assert report["max_abs_logit_diff"] == 3.0
 
 
@@ -220,13 +221,15 @@ def test_guard_refuses_low_tagged_agreement():
     """97% of tokens agree but half of the entity tokens are lost to O."""
     report = {"flavour": "int8", "agreement": 0.97, "agreeing": 97,
               "compared": 100, "max_abs_logit_diff": 4.2,
-              "tagged_agreement": 0.5, "tagged_compared": 6}
+              "tagged_agreement": 0.5, "tagged_agreeing": 3,
+              "tagged_compared": 6}
     with pytest.raises(CollapsedModelError,
                        match=r"int8 TFLite model agrees with the Keras model "
                        r"on 3/6 tagged \(non-O\) probe tokens \(0.500 < "
                        r"0.95\)"):
         tflite.check_agreement(report, 0.95)
-    tflite.check_agreement(dict(report, tagged_agreement=1.0), 0.95)
+    tflite.check_agreement(dict(report, tagged_agreement=1.0,
+                                tagged_agreeing=6), 0.95)
     # No tagged tokens compared (a classifier): only the overall figure.
     tflite.check_agreement({"agreement": 0.96, "agreeing": 96,
                             "compared": 100, "max_abs_logit_diff": 1.0},
@@ -234,4 +237,5 @@ def test_guard_refuses_low_tagged_agreement():
     with pytest.raises(CollapsedModelError, match=r"on 90/100 probe "
                        r"argmaxes \(0.900 < 0.95\)"):
         tflite.check_agreement(dict(report, agreement=0.9, agreeing=90,
-                                    tagged_agreement=1.0), 0.95)
+                                    tagged_agreement=1.0,
+                                    tagged_agreeing=6), 0.95)
