@@ -264,10 +264,10 @@ def agreement_report(model, lite_model, probe, sequence_length=None):
     Returns:
         dict: `agreement` (fraction), `agreeing`, `compared` (counts),
         `max_abs_logit_diff`; for token models also `tagged_agreement`,
-        `tagged_agreeing` and `tagged_compared`, the agreement on the tokens the Keras model
-        tags with a label other than id 0 (`O`): most tokens are `O`, so
-        `agreement` alone overstates entity quality (a full-integer NER
-        model had 0.955 agreement and lost 9 F1 points).
+        `tagged_agreeing` and `tagged_compared`, the agreement on the
+        tokens the Keras model tags with a label other than id 0 (`O`):
+        most tokens are `O`, so `agreement` alone overstates entity quality
+        (a full-integer NER model had 0.955 agreement and lost 9 F1 points).
     """
     agreeing, compared, max_diff = 0, 0, 0.0
     tagged_agreeing, tagged = 0, 0
