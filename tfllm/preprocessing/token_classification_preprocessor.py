@@ -31,6 +31,40 @@ def _ceil_div(a, b):
     return -tf.math.floordiv(-a, b)
 
 
+class _SpecialTokens:
+    """Adds a first and a last element to every row of a ragged partition.
+
+    Built from flat values only (element-wise ops between ragged tensors
+    trace a dynamic-shape broadcast that costs seconds per trace).
+
+    Args:
+        row_splits: int64 `[rows + 1]`, the partition of the inner values.
+    """
+
+    def __init__(self, row_splits):
+        rows = tf.size(row_splits, tf.int64) - 1
+        self.splits = row_splits + 2 * tf.range(rows + 1)
+        lengths = self.splits[1:] - self.splits[:-1]
+        row = tf.repeat(tf.range(rows), lengths)
+        position = tf.range(self.splits[-1]) - tf.gather(self.splits, row)
+        self.is_start = tf.equal(position, 0)
+        self.is_end = tf.equal(position, tf.gather(lengths, row) - 1)
+        self.source = tf.where(
+            self.is_start | self.is_end,
+            row_splits[-1],  # a filler appended to the values
+            tf.gather(row_splits, row) + position - 1,
+        )
+
+    def __call__(self, values, start_value, end_value):
+        start = tf.constant(start_value, values.dtype)
+        end = tf.constant(end_value, values.dtype)
+        filled = tf.gather(tf.concat([values, [start]], 0), self.source)
+        filled = tf.where(self.is_start, start, tf.where(self.is_end, end, filled))
+        return tf.RaggedTensor.from_row_splits(
+            filled, self.splits, validate=False
+        )
+
+
 @keras.saving.register_keras_serializable(package="tfllm")
 class TokenClassificationPreprocessor(keras.layers.Layer):
     """Turns a batch of word lists into model inputs for token classification.
@@ -140,17 +174,21 @@ class TokenClassificationPreprocessor(keras.layers.Layer):
         oov = self.tokenizer.token_to_id(
             getattr(self.tokenizer, "oov_token", "[UNK]")
         )
+        # Flat-value ops only: element-wise ops between ragged tensors trace
+        # a dynamic-shape broadcast that costs seconds per trace.
         lengths = pieces.row_lengths()
-        unk = tf.RaggedTensor.from_row_lengths(
-            tf.fill(tf.shape(lengths), tf.constant(oov, tf.int32)),
-            tf.ones_like(lengths),
+        kept = tf.maximum(lengths, 1)  # an empty word keeps one `[UNK]`
+        splits = tf.concat([[0], tf.cumsum(kept)], 0)
+        rows = tf.repeat(tf.range(tf.size(kept, tf.int64)), kept)
+        position = tf.range(splits[-1]) - tf.gather(splits, rows)
+        values = pieces.flat_values
+        source = tf.where(
+            tf.gather(lengths, rows) == 0,
+            tf.size(values, tf.int64),  # the `[UNK]` appended below
+            tf.gather(pieces.row_splits, rows) + position,
         )
-        padded = tf.concat([pieces, unk], axis=1)
-        positions = tf.ragged.range(padded.row_lengths())
-        keep = (positions < tf.expand_dims(lengths, 1)) | tf.expand_dims(
-            lengths == 0, 1
-        )
-        return tf.ragged.boolean_mask(padded, keep)
+        values = tf.gather(tf.concat([values, [oov]], 0), source)
+        return tf.RaggedTensor.from_row_splits(values, splits, validate=False)
 
     def call(self, words):
         if not isinstance(words, tf.RaggedTensor):
@@ -193,32 +231,29 @@ class TokenClassificationPreprocessor(keras.layers.Layer):
         token_index = tf.ragged.range(
             global_start, global_start + window_length
         )  # [NW, (len)]
-        position = token_index - tf.expand_dims(global_start, 1)
-        position += tf.expand_dims(window_offset, 1)  # position in sentence
+        window_of = tf.cast(token_index.value_rowids(), tf.int32)  # [NT]
+        flat_index = token_index.flat_values  # [NT]
+        position = flat_index - tf.gather(global_start, window_of)
+        position += tf.gather(window_offset, window_of)  # in its sentence
         last_window = tf.gather(num_windows, window_sentence) - 1
         owner = tf.minimum(
             tf.maximum(tf.math.floordiv(position - half, stride), 0),
-            tf.expand_dims(last_window, 1),
+            tf.gather(last_window, window_of),
         )
-        owned = tf.equal(owner, tf.expand_dims(window_local, 1))
-
-        def with_specials(values, start_value, end_value):
-            rows = tf.shape(window_local)[:1]
-            ones = tf.ones(tf.concat([rows, [1]], 0), values.dtype)
-            start = tf.RaggedTensor.from_tensor(ones * start_value)
-            end = tf.RaggedTensor.from_tensor(ones * end_value)
-            return tf.concat([start, values, end], axis=1)
+        owned = tf.equal(owner, tf.gather(window_local, window_of))
+        with_specials = _SpecialTokens(token_index.row_splits)
 
         cls_id = self._special_id("cls_token_id", "start_token_id")
         sep_id = self._special_id("sep_token_id", "end_token_id")
-        window_tokens = tf.gather(tokens, token_index)
-        window_word = tf.gather(token_word, token_index)
+        window_word = tf.gather(token_word, flat_index)
         outputs = {
-            "token_ids": with_specials(window_tokens, cls_id, sep_id),
+            "token_ids": with_specials(
+                tf.gather(tokens, flat_index), cls_id, sep_id
+            ),
             "window_sentence": window_sentence,
             "window_word_index": with_specials(window_word, -1, -1),
             "window_first_piece": with_specials(
-                tf.gather(token_first, token_index), False, False
+                tf.gather(token_first, flat_index), False, False
             ),
             "window_owned": with_specials(owned, False, False),
         }
@@ -261,16 +296,21 @@ class TokenClassificationPreprocessor(keras.layers.Layer):
         """
         flat_labels = tf.cast(word_labels.flat_values, tf.int32)
         word_index = encoding["window_word_index"]
-        labels = tf.gather(flat_labels, tf.maximum(word_index, 0))
-        owned = encoding["window_owned"]
+        index = word_index.flat_values
+        labels = tf.gather(flat_labels, tf.maximum(index, 0))
+        owned = encoding["window_owned"].flat_values
+        first_piece = encoding["window_first_piece"].flat_values
         if inside_ids is None:
-            labelled = owned & encoding["window_first_piece"]
+            labelled = owned & first_piece
         else:
             inside = tf.gather(tf.constant(inside_ids, tf.int32), labels)
-            labels = tf.where(encoding["window_first_piece"], labels, inside)
-            labelled = owned & (word_index >= 0)
+            labels = tf.where(first_piece, labels, inside)
+            labelled = owned & (index >= 0)
         labels = tf.where(labelled, labels, tf.zeros_like(labels))
-        return labels, tf.cast(labelled, tf.float32)
+        return (
+            word_index.with_flat_values(labels),
+            word_index.with_flat_values(tf.cast(labelled, tf.float32)),
+        )
 
     def get_config(self):
         config = super().get_config()
