@@ -19,7 +19,7 @@ from tiny import tiny_token_classifier
 # float rounding; float16 rounds weights to 11 significant bits; int8
 # rounds weights (dynamic) and also activations (full integer).
 TOLERANCE = {"float32": 1e-5, "float16": 2e-3, "dynamic_int8": 2e-2,
-             "int8": 5e-2}
+             "int8": 5e-2, "int16x8": 2e-2}
 
 
 def _ner_inputs(seed, rows, length, vocabulary_size=27):
@@ -42,11 +42,19 @@ def ner_saved_model(ner_model, tmp_path_factory):
         ner_model, tmp_path_factory.mktemp("token_ids"))
 
 
+@pytest.fixture(scope="module")
+def ner_saved_model_16x8(ner_model, tmp_path_factory):
+    return write_token_id_saved_model(
+        ner_model, tmp_path_factory.mktemp("token_ids_16x8"),
+        integer_friendly=True)
+
+
 @pytest.mark.parametrize("flavour", tflite.FLAVOURS)
-def test_each_flavour_matches_keras(ner_model, ner_saved_model, flavour):
+def test_each_flavour_matches_keras(ner_model, ner_saved_model,
+                                    ner_saved_model_16x8, flavour):
     calibration = [_ner_inputs(i, 1, 12) for i in range(8)]
-    blob = convert(ner_saved_model, flavour,
-                   lambda: iter(calibration))
+    saved = ner_saved_model_16x8 if flavour == "int16x8" else ner_saved_model
+    blob = convert(saved, flavour, lambda: iter(calibration))
     lite = LiteRTModel(blob)
     assert set(lite.input_types()) == {
         "token_ids", "padding_mask", "segment_ids", "casing_ids"}
@@ -58,6 +66,53 @@ def test_each_flavour_matches_keras(ner_model, ner_saved_model, flavour):
         got = lite(inputs)
         assert got.shape == expected.shape == (rows, length, 7)
         assert np.abs(got - expected).max() < TOLERANCE[flavour]
+
+
+def _with_outlier_channel(model, offset=100.0):
+    """Adds `offset` to residual channel 0 after every feed-forward block
+    and rescales the LayerNorm after it so that its output stays about the
+    same: the residual stream then carries one channel ~100x larger than
+    the rest, as in BERT encoders (all-MiniLM-L6-v2: up to 223 against a
+    median channel range of 2.2)."""
+    for layer in model.backbone.transformer_layers:
+        bias = layer._feedforward_output_dense.bias
+        hidden = bias.shape[0]
+        bias.assign(bias.numpy() + np.eye(hidden)[0] * offset)
+        norm = layer._feedforward_layer_norm
+        gamma = norm.gamma.numpy() * offset / np.sqrt(hidden)
+        gamma[0] = 0.0
+        norm.gamma.assign(gamma)
+    return model
+
+
+def test_int16x8_keeps_what_int8_loses_to_an_outlier_channel(tmp_path):
+    model = _with_outlier_channel(tiny_token_classifier(sequence_length=16))
+    calibration = [_ner_inputs(i, 1, 12) for i in range(16)]
+    inputs = _ner_inputs(7, 4, 12)
+    expected = model(inputs, training=False).numpy()
+    errors = {}
+    for flavour in ("int8", "int16x8"):
+        saved = write_token_id_saved_model(
+            model, tmp_path / flavour, integer_friendly=flavour == "int16x8")
+        lite = LiteRTModel(convert(saved, flavour, lambda: iter(calibration)))
+        errors[flavour] = np.abs(lite(inputs) - expected).max()
+    print(errors)
+    assert errors["int16x8"] < errors["int8"] / 8
+
+
+def test_integer_friendly_layers_change_nothing_in_float(ner_model):
+    from tfllm.export.integer_ops import integer_friendly_layers
+
+    inputs = _ner_inputs(3, 2, 10)
+    expected = ner_model(inputs, training=False).numpy()
+    with integer_friendly_layers(ner_model) as (embeddings, norms):
+        swapped = ner_model(inputs, training=False).numpy()
+    # token, segment and casing embeddings; embedding LayerNorm and two
+    # per layer.
+    assert (embeddings, norms) == (3, 5)
+    np.testing.assert_allclose(swapped, expected, atol=1e-5)
+    assert "call" not in vars(ner_model.backbone.transformer_layers[0]
+                              ._feedforward_layer_norm)
 
 
 def test_unknown_flavour_and_int8_without_data(ner_saved_model):

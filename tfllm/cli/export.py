@@ -36,12 +36,13 @@ class ExportConfig:
     litert_dir: Optional[str] = dataclasses.field(
         default=None, metadata={"help": "default saved_models/<name>_litert"})
     flavours: str = dataclasses.field(default=",".join(FLAVOURS), metadata={
-        "help": "TFLite flavours, comma-separated ('' for none)"})
+        "help": "TFLite flavours, comma-separated, of " + ", ".join(FLAVOURS)
+        + " ('' for none)"})
     sequence_length: Optional[int] = dataclasses.field(
         default=None, metadata={
             "help": "fixed TFLite input length (batch 1); default dynamic"})
     calibration_samples: int = dataclasses.field(default=100, metadata={
-        "help": "training sequences calibrating full-integer int8"})
+        "help": "training sequences calibrating int8 and int16x8"})
     probe_samples: int = dataclasses.field(default=64, metadata={
         "help": "validation sequences every .tflite file is checked on"})
     min_agreement: float = dataclasses.field(

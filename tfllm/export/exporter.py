@@ -112,7 +112,8 @@ def export_model(model, name, saved_model_dir, litert_dir,
             (versions are integer subfolders); None: no SavedModel.
         litert_dir: str or path. The LiteRT bundle folder; None: no TFLite.
         calibration_items: list of training word lists / texts; their
-            first `calibration_samples` sequences calibrate `int8`.
+            first `calibration_samples` sequences calibrate `int8` and
+            `int16x8`.
         probe_items: list of held-out word lists / texts; the first
             `probe_samples` sequences check every `.tflite` file.
         flavours: sequence of `tfllm.export.tflite.FLAVOURS`.
@@ -166,7 +167,10 @@ def export_model(model, name, saved_model_dir, litert_dir,
                   f"(tagged tokens "
                   f"{report.get('tagged_agreement', float('nan')):.4f}), "
                   f"max |delta logit| "
-                  f"{report.get('max_abs_logit_diff', float('nan')):.3g}")
+                  f"{report.get('max_abs_logit_diff', float('nan')):.3g}"
+                  + (f"; float32 ops: {report['float_ops']}"
+                     if report.get("float_ops") and flavour != "float32"
+                     else ""))
         result["litert"] = str(write_bundle(
             model, litert_dir, models, result["reports"], sequence_length))
     return result

@@ -19,6 +19,17 @@ https://ai.google.dev/edge/litert/models/post_training_quantization):
   calibrated on a representative dataset of training inputs. Token inputs
   stay int32 (ids are indices, not values: id 199 must reach the embedding
   as 199) and the logits output stays float32.
+- `int16x8`: LiteRT's 16x8 mode: int8 weights, int16 activations, same
+  calibration. BERT encoders have a few residual channels with values
+  ~100x the others (all-MiniLM-L6-v2: up to 223 against a median channel
+  range of 2.2 at the feed-forward LayerNorm inputs); one int8 scale per
+  tensor leaves the other channels two or three levels, and `int8` loses
+  accuracy (9 F1 points on CoNLL-2003). int16 gives them 256x finer
+  steps. Traced with `tfllm.export.integer_ops.integer_friendly_layers`
+  (ops the 16x8 quantizer accepts). The attention-mask selects
+  (`SELECT_V2`, one per layer) have no 16x8 kernel and run in float32
+  between a dequantize and a quantize; every other op is integer
+  (`float_ops` in the conversion report lists the exceptions).
 
 Outside case BR-09: the representative dataset yields int32 arrays (float32
 ids make the converter fail with "Cannot set tensor: Got value of type
@@ -36,8 +47,10 @@ import numpy as np
 import tensorflow as tf
 
 from tfllm.export.attention import bounded_attention_masks
+from tfllm.export.integer_ops import integer_friendly_layers
 
-FLAVOURS = ("float32", "float16", "dynamic_int8", "int8")
+FLAVOURS = ("float32", "float16", "dynamic_int8", "int8", "int16x8")
+CALIBRATED = ("int8", "int16x8")  # flavours with calibrated activations
 MIN_AGREEMENT = 0.95
 
 
@@ -80,7 +93,8 @@ def token_id_signature(model, sequence_length=None, batch_size=None):
 
 
 def write_token_id_saved_model(model, path, sequence_length=None,
-                               batch_size=None, bounded_masks=False):
+                               batch_size=None, bounded_masks=False,
+                               integer_friendly=False):
     """Writes a SavedModel whose `serving_default` maps token ids to logits.
 
     Args:
@@ -102,7 +116,9 @@ def write_token_id_saved_model(model, path, sequence_length=None,
 
     signature = [token_id_signature(model, sequence_length, batch_size)]
     with (bounded_attention_masks(model) if bounded_masks
-          else contextlib.nullcontext()):
+          else contextlib.nullcontext()), \
+            (integer_friendly_layers(model) if integer_friendly
+             else contextlib.nullcontext()):
         # The endpoint is traced inside the block.
         archive.add_endpoint(name="serving_default", fn=serve,
                              input_signature=signature)
@@ -169,14 +185,14 @@ def convert(saved_model_dir, flavour, representative=None):
         saved_model_dir: str or path, from `write_token_id_saved_model`.
         flavour: one of `FLAVOURS`.
         representative: callable from `representative_dataset`; needed for
-            `int8`.
+            `int8` and `int16x8`.
 
     Returns:
         bytes: the `.tflite` flatbuffer.
 
     Raises:
-        ValueError: unknown flavour, or `int8` without a representative
-            dataset.
+        ValueError: unknown flavour, or `int8`/`int16x8` without a
+            representative dataset.
     """
     if flavour not in FLAVOURS:
         raise ValueError(f"flavour must be one of {FLAVOURS}: {flavour!r}")
@@ -185,10 +201,17 @@ def convert(saved_model_dir, flavour, representative=None):
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if flavour == "float16":
         converter.target_spec.supported_types = [tf.float16]
-    if flavour == "int8":
+    if flavour in CALIBRATED:
         if representative is None:
-            raise ValueError("int8 needs a representative dataset")
+            raise ValueError(f"{flavour} needs a representative dataset")
         converter.representative_dataset = representative
+    if flavour == "int16x8":
+        # Float32 kernels only for ops without a 16x8 kernel (the
+        # attention-mask selects); `float_ops` reports them.
+        converter.target_spec.supported_ops = [
+            tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8,
+            tf.lite.OpsSet.TFLITE_BUILTINS]
+    if flavour == "int8":
         # Every op in int8; the converter fails rather than fall back to
         # float for an op without an int8 kernel. Inputs (int32 ids) and
         # the float32 logits keep their types.
@@ -229,6 +252,25 @@ class LiteRTModel:
         """dict input name -> shape signature (-1 for dynamic axes)."""
         return {k: list(v["shape_signature"])
                 for k, v in self.input_details.items()}
+
+    def float_ops(self):
+        """Counts of ops computing in float32 (quantize/dequantize aside).
+
+        Returns:
+            dict op name -> count of ops with a float32 input or output,
+            not counting `QUANTIZE`/`DEQUANTIZE` (the boundaries). Empty for
+            a fully integer model.
+        """
+        types = {t["index"]: t["dtype"]
+                 for t in self.interpreter.get_tensor_details()}
+        counts = {}
+        for op in self.interpreter._get_ops_details():
+            if op["op_name"] in ("QUANTIZE", "DEQUANTIZE"):
+                continue
+            tensors = list(op["inputs"]) + list(op["outputs"])
+            if any(types.get(i) == np.float32 for i in tensors if i >= 0):
+                counts[op["op_name"]] = counts.get(op["op_name"], 0) + 1
+        return counts
 
     def __call__(self, inputs):
         """Logits, float32 numpy, for a dict of int32 `[batch, length]`."""
@@ -320,12 +362,13 @@ def convert_checked(model, flavour, calibration=None, probe=(),
         sequence_length: int or None. None: dynamic length.
         min_agreement: float. Lowest argmax agreement accepted.
         bounded_masks: bool or None. Trace attention with bounded padding
-            masks (`tfllm.export.attention`); None: for `int8` only (the
-            float flavours keep Keras's exact masks).
+            masks (`tfllm.export.attention`); None: for `int8` and
+            `int16x8` only (the float flavours keep Keras's exact masks).
 
     Returns:
         `(flatbuffer bytes, report dict)`; the report holds `flavour`,
-        `bytes`, the input dtypes and shapes and the `agreement_report`.
+        `bytes`, the input dtypes and shapes, `float_ops`
+        (`LiteRTModel.float_ops`) and the `agreement_report`.
 
     Raises:
         CollapsedModelError: agreement, or for token models the agreement
@@ -333,9 +376,9 @@ def convert_checked(model, flavour, calibration=None, probe=(),
             (`check_agreement`).
     """
     representative = None
-    if flavour == "int8":
+    if flavour in CALIBRATED:
         if calibration is None:
-            raise ValueError("int8 needs calibration features")
+            raise ValueError(f"{flavour} needs calibration features")
         representative = representative_dataset(
             calibration, sequence_length=sequence_length)
     with tempfile.TemporaryDirectory(prefix="tfllm-tflite-") as folder:
@@ -343,9 +386,10 @@ def convert_checked(model, flavour, calibration=None, probe=(),
         # of the attention scores (BR-09); bound them while tracing.
         write_token_id_saved_model(model, folder, sequence_length,
                                    1 if sequence_length else None,
-                                   bounded_masks=(flavour == "int8"
+                                   bounded_masks=(flavour in CALIBRATED
                                                   if bounded_masks is None
-                                                  else bounded_masks))
+                                                  else bounded_masks),
+                                   integer_friendly=flavour == "int16x8")
         blob = convert(folder, flavour, representative)
     lite = LiteRTModel(blob)
     report = {
@@ -354,6 +398,7 @@ def convert_checked(model, flavour, calibration=None, probe=(),
         "inputs": {k: str(np.dtype(v)) for k, v in lite.input_types().items()},
         "input_shapes": {k: [int(d) for d in v]
                          for k, v in lite.input_shapes().items()},
+        "float_ops": lite.float_ops(),
     }
     if probe:
         report.update(agreement_report(model, lite, probe, sequence_length))
