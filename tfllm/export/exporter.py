@@ -22,6 +22,7 @@ from tfllm.export.litert_bundle import encode_features
 from tfllm.export.litert_bundle import task_kind
 from tfllm.export.litert_bundle import write_bundle
 from tfllm.export.serving_warmup import models_config
+from tfllm.export.tflite import CALIBRATED
 from tfllm.export.tflite import FLAVOURS
 from tfllm.export.tflite import MIN_AGREEMENT
 from tfllm.export.tflite import CollapsedModelError
@@ -169,7 +170,7 @@ def export_model(model, name, saved_model_dir, litert_dir,
                   f"max |delta logit| "
                   f"{report.get('max_abs_logit_diff', float('nan')):.3g}"
                   + (f"; float32 ops: {report['float_ops']}"
-                     if report.get("float_ops") and flavour != "float32"
+                     if report.get("float_ops") and flavour in CALIBRATED
                      else ""))
         result["litert"] = str(write_bundle(
             model, litert_dir, models, result["reports"], sequence_length))
