@@ -19,6 +19,7 @@ from typing import Optional
 
 from tfllm.cli.args import parse_dataclasses
 from tfllm.cli.args import run_cli
+from tfllm.export.tflite import DEFAULT_FLAVOURS
 from tfllm.export.tflite import FLAVOURS
 from tfllm.export.tflite import MIN_AGREEMENT
 
@@ -35,7 +36,8 @@ class ExportConfig:
         default=None, metadata={"help": "default saved_models/<name>"})
     litert_dir: Optional[str] = dataclasses.field(
         default=None, metadata={"help": "default saved_models/<name>_litert"})
-    flavours: str = dataclasses.field(default=",".join(FLAVOURS), metadata={
+    flavours: str = dataclasses.field(
+        default=",".join(DEFAULT_FLAVOURS), metadata={
         "help": "TFLite flavours, comma-separated, of " + ", ".join(FLAVOURS)
         + " ('' for none)"})
     sequence_length: Optional[int] = dataclasses.field(

@@ -23,7 +23,7 @@ from tfllm.export.litert_bundle import task_kind
 from tfllm.export.litert_bundle import write_bundle
 from tfllm.export.serving_warmup import models_config
 from tfllm.export.tflite import CALIBRATED
-from tfllm.export.tflite import FLAVOURS
+from tfllm.export.tflite import DEFAULT_FLAVOURS
 from tfllm.export.tflite import MIN_AGREEMENT
 from tfllm.export.tflite import CollapsedModelError
 from tfllm.export.tflite import convert_checked
@@ -100,7 +100,7 @@ def keras_int8_model(model):
 
 
 def export_model(model, name, saved_model_dir, litert_dir,
-                 calibration_items, probe_items, flavours=FLAVOURS,
+                 calibration_items, probe_items, flavours=DEFAULT_FLAVOURS,
                  sequence_length=None, calibration_samples=100,
                  probe_samples=64, min_agreement=MIN_AGREEMENT,
                  keras_int8=False, version=None, skip_collapsed=False):
@@ -117,7 +117,8 @@ def export_model(model, name, saved_model_dir, litert_dir,
             `int16x8`.
         probe_items: list of held-out word lists / texts; the first
             `probe_samples` sequences check every `.tflite` file.
-        flavours: sequence of `tfllm.export.tflite.FLAVOURS`.
+        flavours: sequence of `tfllm.export.tflite.FLAVOURS`; default
+            `DEFAULT_FLAVOURS` (all but `int16x8`).
         sequence_length: int or None. Fixed TFLite input length (batch 1);
             None: dynamic batch and length.
         min_agreement: float. See `convert_checked`.

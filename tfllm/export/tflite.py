@@ -51,6 +51,9 @@ from tfllm.export.integer_ops import integer_friendly_layers
 
 FLAVOURS = ("float32", "float16", "dynamic_int8", "int8", "int16x8")
 CALIBRATED = ("int8", "int16x8")  # flavours with calibrated activations
+# Exported unless asked otherwise: `int16x8` is opt-in, its CPU inference is
+# ~10x slower than int8 (and its verification on a full split long).
+DEFAULT_FLAVOURS = ("float32", "float16", "dynamic_int8", "int8")
 MIN_AGREEMENT = 0.95
 
 
