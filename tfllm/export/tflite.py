@@ -215,9 +215,10 @@ def convert(saved_model_dir, flavour, representative=None):
             tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8,
             tf.lite.OpsSet.TFLITE_BUILTINS]
     if flavour == "int8":
-        # Every op in int8; the converter fails rather than fall back to
-        # float for an op without an int8 kernel. Inputs (int32 ids) and
-        # the float32 logits keep their types.
+        # Only int8 kernels may be chosen: the converter fails rather than
+        # fall back to float for an op without one (it still leaves a few
+        # float ops, e.g. LayerNorm `NEG`s: `float_ops` lists them). Inputs
+        # (int32 ids) and the float32 logits keep their types.
         converter.target_spec.supported_ops = [
             tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     return converter.convert()

@@ -59,7 +59,9 @@ class _SpecialTokens:
         start = tf.constant(start_value, values.dtype)
         end = tf.constant(end_value, values.dtype)
         filled = tf.gather(tf.concat([values, [start]], 0), self.source)
-        filled = tf.where(self.is_start, start, tf.where(self.is_end, end, filled))
+        filled = tf.where(
+            self.is_start, start, tf.where(self.is_end, end, filled)
+        )
         return tf.RaggedTensor.from_row_splits(
             filled, self.splits, validate=False
         )
