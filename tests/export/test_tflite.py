@@ -96,7 +96,6 @@ def test_int16x8_keeps_what_int8_loses_to_an_outlier_channel(tmp_path):
             model, tmp_path / flavour, integer_friendly=flavour == "int16x8")
         lite = LiteRTModel(convert(saved, flavour, lambda: iter(calibration)))
         errors[flavour] = np.abs(lite(inputs) - expected).max()
-    print(errors)
     assert errors["int16x8"] < errors["int8"] / 8
 
 
