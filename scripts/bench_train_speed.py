@@ -42,6 +42,7 @@ Usage:
 """
 
 import argparse
+import contextlib
 import datetime
 import importlib.util
 import json
@@ -73,7 +74,13 @@ def parse_args(argv=None):
                         help="window length in sub-tokens")
     parser.add_argument("--precision", default="fp32",
                         choices=["fp32", "mixed_float16", "mixed_bfloat16"],
-                        help="tfllm's precision policy (PyTorch: fp32)")
+                        help="tfllm's precision policy")
+    parser.add_argument("--torch-precision", default="fp32",
+                        choices=["fp32", "bf16"],
+                        help="the PyTorch peer's precision: fp32, or bf16 "
+                             "autocast on the CPU (torch.autocast('cpu', "
+                             "torch.bfloat16); weights and AdamW stay fp32, "
+                             "as with tfllm's mixed_bfloat16)")
     parser.add_argument("--jit-compile", action="store_true",
                         help="tfllm: compile the train step with XLA")
     parser.add_argument("--data-dir", default=None,
@@ -452,14 +459,19 @@ def run_torch(args):
     batches = [encode_batch_hf(tokenizer, rows, plan["max_length"])
                for rows in plan["batches"]]
     warmup, steps = plan["warmup_steps"], plan["steps"]
-    print(f"PyTorch: {warmup} warm-up + {steps} timed steps (fp32, "
-          f"{torch.get_num_threads()} threads)", flush=True)
+    autocast = (torch.autocast("cpu", dtype=torch.bfloat16)
+                if args.torch_precision == "bf16"
+                else contextlib.nullcontext())
+    print(f"PyTorch: {warmup} warm-up + {steps} timed steps "
+          f"({args.torch_precision}, {torch.get_num_threads()} threads)",
+          flush=True)
     start = cpu = None
     if warmup == 0:
         start, cpu = time.perf_counter(), cpu_snapshot()
     step_ends = []
     for step, batch in enumerate(batches):
-        outputs = model(**batch)
+        with autocast:
+            outputs = model(**batch)
         outputs.loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
@@ -477,7 +489,7 @@ def run_torch(args):
         "side": "torch",
         "framework": f"PyTorch {torch.__version__}, "
                      f"transformers {transformers.__version__}",
-        "precision": "fp32",
+        "precision": args.torch_precision,
         "threads": torch.get_num_threads(),
         "timed_steps": steps,
         "timed_seconds": seconds,
@@ -501,13 +513,14 @@ def _num(value, spec, scale=1.0):
 def markdown_row(tf_side, torch_side):
     """The header and one row for BENCHMARKS.md."""
     header = ("| date | tfllm precision, XLA | timed steps | tfllm tokens/s "
-              "(s/step) | PyTorch tokens/s (s/step) | tfllm / PyTorch | "
+              "(s/step) | PyTorch precision, tokens/s (s/step) | tfllm / PyTorch | "
               "tfllm MFU (fp32 peak) | TF matmul peak fp32 / bf16 GFLOP/s | "
               "CPU share of other processes, tfllm / PyTorch |\n"
               + "|---" * 9 + "|")
     peer = ratio = other = "—"
     if torch_side:
-        peer = (f"{torch_side['tokens_per_second']:,.0f} "
+        peer = (f"{torch_side['precision']}, "
+                f"{torch_side['tokens_per_second']:,.0f} "
                 f"({torch_side['seconds_per_step']:.2f})")
         ratio = (f"{tf_side['tokens_per_second'] / torch_side['tokens_per_second']:.2f}x")
         other = _num(torch_side["other_processes_cpu_share"], ".0%")
@@ -592,7 +605,8 @@ def run_child(side, args, plan, output):
             "--output", str(output), "--child"]
     for flag in ("steps", "warmup_steps", "batch_size", "max_length",
                  "precision", "data_dir", "max_train_sentences", "seed",
-                 "matmul_size", "matmul_repeats", "torch_threads"):
+                 "matmul_size", "matmul_repeats", "torch_threads",
+                 "torch_precision"):
         value = getattr(args, flag)
         if value is not None:
             argv += ["--" + flag.replace("_", "-"), str(value)]
