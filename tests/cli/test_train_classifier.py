@@ -1,9 +1,11 @@
 """End to end: train_classifier on tiny files and a tiny backbone."""
 
+import gc
 import json
 import subprocess
 import sys
 import pathlib
+import weakref
 
 import pytest
 
@@ -173,3 +175,27 @@ def test_label_smoothing_reaches_the_loss(tiny_cls_preset, csv_files,
     with pytest.raises(SystemExit, match=r"--label-smoothing must be in"):
         train_classifier.main(args + ["--run-name", "bad",
                                       "--label-smoothing", "1.5"])
+
+
+def test_kfold_releases_each_folds_model(tiny_cls_preset, csv_files, tmp_path,
+                                         monkeypatch):
+    # Fold k's model (weights and optimizer moments) must be freed before
+    # fold k+1 builds its own, or a k-fold run holds two models at a time.
+    train, _ = csv_files
+    built = []
+    real_fit = train_classifier.fit
+
+    def recording_fit(*args, **kwargs):
+        gc.collect()
+        alive_before = [ref() is not None for ref in built]
+        result = real_fit(*args, **kwargs)
+        built.append(weakref.ref(result[0]))
+        recording_fit.alive.append(alive_before)
+        return result
+
+    recording_fit.alive = []
+    monkeypatch.setattr(train_classifier, "fit", recording_fit)
+    train_classifier.main(common(tiny_cls_preset, tmp_path) + [
+        "--train-file", str(train), "--epochs", "1", "--folds", "3",
+        "--run-name", "cv-release", "--no-export"])
+    assert recording_fit.alive == [[], [False], [False, False]]

@@ -10,6 +10,7 @@ k-fold cross-validation instead and reports mean ± std.
 
 import dataclasses
 import datetime
+import gc
 import json
 import pathlib
 import time
@@ -299,7 +300,12 @@ def cross_validate(config, training, id2label, examples, run_dir,
                       **model.peft_summary)
         done.write_text(json.dumps(record, indent=2) + "\n")
         records.append(record)
+        # Release this fold's model (weights, optimizer moments) before the
+        # next fold builds its own: otherwise both are alive while the next
+        # one trains.
+        del model, history
         keras.backend.clear_session()
+        gc.collect()
     summary = {"folds": config.folds, "per_fold": records}
     for key in SCALARS:
         if key in records[0]:
