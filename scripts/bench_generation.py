@@ -12,11 +12,12 @@ temporary folder to report its size in bytes.
 import argparse
 import json
 import pathlib
-import platform
 import tempfile
 import time
 
 import numpy as np
+
+from tfllm.utils.machine import machine_description
 
 PAIRS = [
     ("Where is my order #1042?", "I'm sorry for the wait. Order #1042 "
@@ -159,7 +160,7 @@ def main():
 
     start = time.perf_counter()
     lm, tokenizer = load_gguf_causal_lm()
-    report = {"machine": platform.processor() or platform.machine(),
+    report = {"machine": machine_description(),
               "load_seconds": round(time.perf_counter() - start, 1)}
     if args.sft_only:
         pass

@@ -48,13 +48,14 @@ import importlib.util
 import json
 import os
 import pathlib
-import platform
 import subprocess
 import sys
 import tempfile
 import time
 
 import numpy as np
+
+from tfllm.utils.machine import machine_description
 
 PEER_PACKAGES = ("torch", "transformers")
 
@@ -537,24 +538,11 @@ def markdown_row(tf_side, torch_side):
     return header + "\n" + row
 
 
-def cpu_name():
-    """The CPU model from `/proc/cpuinfo` (Linux), else `platform`'s."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "?"
-
-
 def report(tf_side, torch_side, args):
     summary = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(
             timespec="seconds"),
-        "machine": f"{platform.machine()}, {cpu_name()}, "
-                   f"{os.cpu_count()} CPUs",
+        "machine": machine_description(),
         "batch_size": args.batch_size,
         "warmup_steps": args.warmup_steps,
         "steps": args.steps,

@@ -12,9 +12,7 @@ the run folder (or `--report-dir`).
 import dataclasses
 import datetime
 import json
-import os
 import pathlib
-import platform
 from typing import Optional
 
 from tfllm.cli.args import parse_dataclasses
@@ -22,6 +20,7 @@ from tfllm.cli.args import run_cli
 from tfllm.export.tflite import DEFAULT_FLAVOURS
 from tfllm.export.tflite import FLAVOURS
 from tfllm.export.tflite import MIN_AGREEMENT
+from tfllm.utils.machine import machine_description
 
 
 @dataclasses.dataclass
@@ -183,8 +182,8 @@ def main(argv=None):
         model, "predict_word_logits") else "accuracy"
     table = format_table(rows, score_name)
     when = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
-    header = (f"{len(items)} validation items; {platform.machine()}, "
-              f"{os.cpu_count()} CPUs; {when}\n\n")
+    header = (f"{len(items)} validation items; {machine_description()}; "
+              f"{when}\n\n")
     report_dir = pathlib.Path(config.report_dir or run_dir)
     report_dir.mkdir(parents=True, exist_ok=True)
     (report_dir / "export_verification.md").write_text(header + table)

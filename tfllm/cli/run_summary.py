@@ -2,11 +2,11 @@
 
 import datetime
 import json
-import os
 import pathlib
-import platform
 import resource
 import time
+
+from tfllm.utils.machine import machine_description
 
 
 def mean_of(history, key):
@@ -47,8 +47,7 @@ def write_run_summary(run_dir, scores, history, encoded, start, extra=None):
         "peak_memory_mib": resource.getrusage(
             resource.RUSAGE_SELF).ru_maxrss / 1024,
         "wall_seconds": time.perf_counter() - start,
-        "machine": f"{platform.machine()}, {platform.processor() or '?'}, "
-                   f"{os.cpu_count()} CPUs",
+        "machine": machine_description(),
         "date": datetime.date.today().isoformat(),
         **(extra or {}),
     }
