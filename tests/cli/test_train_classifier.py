@@ -180,7 +180,7 @@ def test_label_smoothing_reaches_the_loss(tiny_cls_preset, csv_files,
 def test_kfold_releases_each_folds_model(tiny_cls_preset, csv_files, tmp_path,
                                          monkeypatch):
     # Fold k's model (weights and optimizer moments) must be freed before
-    # fold k+1 builds its own, or a k-fold run holds two models at a time.
+    # fold k+1 builds its own, or a k-fold run holds several models at once.
     train, _ = csv_files
     built = []
     real_fit = train_classifier.fit

@@ -301,8 +301,8 @@ def cross_validate(config, training, id2label, examples, run_dir,
         done.write_text(json.dumps(record, indent=2) + "\n")
         records.append(record)
         # Release this fold's model (weights, optimizer moments) before the
-        # next fold builds its own: otherwise both are alive while the next
-        # one trains.
+        # next fold builds its own: without the collection, earlier folds'
+        # models stayed alive while later folds trained.
         del model, history
         keras.backend.clear_session()
         gc.collect()
