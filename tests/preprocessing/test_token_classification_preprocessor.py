@@ -183,3 +183,24 @@ def test_traced_graph_stays_small(tokenizer):
     spec = tf.RaggedTensorSpec([None, None], tf.string, 1, tf.int64)
     graph = tf.function(preprocessor.call).get_concrete_function(spec).graph
     assert len(graph.get_operations()) < 1000
+
+
+def test_sentencepiece_words_do_not_start_with_a_bare_metaspace(tmp_path):
+    """XLM-R style tokenizers give `▁` + `国` for a lone `国`; the word's
+    first sub-token (which carries its label) must be `国` itself."""
+    import keras_hub
+    from tiny_e5 import PIECES
+    from tiny_e5 import write_tiny_e5
+
+    from tfllm.checkpoints.e5 import write_hf_checkpoint
+
+    write_tiny_e5(tmp_path / "tiny.bin")
+    folder = write_hf_checkpoint(tmp_path / "tiny.bin", tmp_path / "hf")
+    tokenizer = keras_hub.tokenizers.Tokenizer.from_preset(str(folder))
+    preprocessor = TokenClassificationPreprocessor(
+        tokenizer, 16, casing_features=False, word_splitter="cjk_chars")
+    encoding = preprocessor(tf.ragged.constant([["国", "人", "中", "ab"]]))
+    index = {p: i for i, p in enumerate(PIECES)}
+    assert encoding["token_ids"].to_list() == [[
+        0, index["国"], index["人"], index["▁中"], index["▁ab"], 2]]
+    assert encoding["word_position"].to_list() == [[1, 2, 3, 4]]

@@ -10,6 +10,9 @@ import collections
 
 import tensorflow as tf
 
+from tfllm.preprocessing.token_classification_preprocessor import (
+    unknown_token_id,
+)
 from tfllm.preprocessing.word_splitter import CJK_RANGES
 
 
@@ -41,7 +44,7 @@ def unknown_token_rate(preprocessor, sentences, top=20):
     counts = collections.Counter(w for words in sentences for w in words)
     vocabulary = sorted(counts)
     tokenizer = preprocessor.tokenizer
-    oov = tokenizer.token_to_id(getattr(tokenizer, "oov_token", "[UNK]"))
+    oov = unknown_token_id(tokenizer)
     pieces = preprocessor._word_pieces(tf.constant(vocabulary or [""]))
     pieces = pieces.to_list()[:len(vocabulary)]
     totals = collections.Counter()

@@ -27,6 +27,27 @@ from tfllm.preprocessing.casing import casing_classes
 from tfllm.preprocessing.word_splitter import check_word_splitter
 
 
+METASPACE = "\u2581"  # SentencePiece's word-start marker
+
+
+def unknown_token_id(tokenizer):
+    """The id a tokenizer gives to text outside its vocabulary.
+
+    Args:
+        tokenizer: a KerasHub tokenizer: `unk_token_id` (SentencePiece,
+            e.g. XLM-RoBERTa's `<unk>`), else the id of `oov_token`
+            (WordPiece), else of `[UNK]`.
+
+    Returns:
+        int.
+    """
+    value = getattr(tokenizer, "unk_token_id", None)
+    if value is not None:
+        return int(value)
+    return int(tokenizer.token_to_id(
+        getattr(tokenizer, "oov_token", "[UNK]")))
+
+
 def _ceil_div(a, b):
     return -tf.math.floordiv(-a, b)
 
@@ -164,6 +185,18 @@ class TokenClassificationPreprocessor(keras.layers.Layer):
     def _tokenize(self, flat_words):
         return self.tokenizer(flat_words)
 
+    def _bare_metaspace_id(self):
+        """Id of SentencePiece's lone word-start piece `▁`, or None."""
+        if not hasattr(self.tokenizer, "proto"):
+            return None  # WordPiece and byte-level BPE have no such piece
+        try:
+            piece = self.tokenizer.token_to_id(METASPACE)
+        except (KeyError, ValueError):
+            return None
+        if piece is None or int(piece) == unknown_token_id(self.tokenizer):
+            return None
+        return int(piece)
+
     def _word_pieces(self, flat_words):
         """Sub-token ids per word; a word with no sub-token gets `[UNK]`."""
         # KerasHub >= 0.32 tokenizers run a pure-Python path when called
@@ -173,11 +206,27 @@ class TokenClassificationPreprocessor(keras.layers.Layer):
         if not isinstance(pieces, tf.RaggedTensor):
             pieces = tf.RaggedTensor.from_tensor(pieces)
         pieces = tf.cast(pieces, tf.int32)
-        oov = self.tokenizer.token_to_id(
-            getattr(self.tokenizer, "oov_token", "[UNK]")
-        )
+        oov = unknown_token_id(self.tokenizer)
         # Flat-value ops only: element-wise ops between ragged tensors trace
         # a dynamic-shape broadcast that costs seconds per trace.
+        metaspace = self._bare_metaspace_id()
+        if metaspace is not None:
+            # SentencePiece starts every word with `▁`; where `▁<char>` is
+            # not a piece, the word's first sub-token is the bare `▁`, the
+            # same for every word (most CJK characters in XLM-R's
+            # vocabulary). The first sub-token carries the word's label and
+            # prediction, so a bare `▁` followed by more pieces is dropped.
+            rows = pieces.value_rowids()
+            values = pieces.flat_values
+            position = tf.range(tf.size(values, tf.int64)) - tf.gather(
+                pieces.row_splits, rows)
+            drop = (tf.equal(position, 0) & tf.equal(values, metaspace)
+                    & (tf.gather(pieces.row_lengths(), rows) >= 2))
+            pieces = tf.RaggedTensor.from_value_rowids(
+                tf.boolean_mask(values, ~drop),
+                tf.boolean_mask(rows, ~drop),
+                nrows=pieces.nrows(), validate=False,
+            )
         lengths = pieces.row_lengths()
         kept = tf.maximum(lengths, 1)  # an empty word keeps one `[UNK]`
         splits = tf.concat([[0], tf.cumsum(kept)], 0)
