@@ -19,3 +19,14 @@ def test_unknown_token_rate():
     assert (rate["cjk_characters"], rate["unknown_cjk_characters"]) == (4, 2)
     assert rate["most_frequent_unknown"][0] == ["东", 2]
     assert rate["distinct_unknown_words"] == 3
+
+
+def test_chinese_advice_names_the_e5_command_only_when_needed():
+    from tfllm.evaluation.vocabulary_coverage import chinese_vocabulary_advice
+
+    base = {"cjk_characters": 100, "cjk_unknown_rate": 0.6}
+    advice = chinese_vocabulary_advice(base)
+    assert "60.0%" in advice and "--backbone multilingual-e5-small" in advice
+    assert chinese_vocabulary_advice(dict(base, cjk_unknown_rate=0.01)) is None
+    assert chinese_vocabulary_advice(
+        {"cjk_characters": 0, "cjk_unknown_rate": 0.0}) is None

@@ -78,3 +78,36 @@ def unknown_token_rate(preprocessor, sentences, top=20):
         "distinct_unknown_words": len(unknown),
         "most_frequent_unknown": [list(x) for x in unknown.most_common(top)],
     }
+
+
+# The command with the best Chinese NER figure (BENCHMARKS.md, "Chinese
+# NER"); the unknown-token report points to it.
+CHINESE_NER_COMMAND = (
+    "python scripts/train_ner.py --dataset cluener2020 "
+    "--backbone multilingual-e5-small --head crf --precision mixed_bfloat16"
+)
+
+
+def chinese_vocabulary_advice(coverage, threshold=0.05):
+    """Advice when a backbone's vocabulary misses Chinese characters.
+
+    Args:
+        coverage: dict from `unknown_token_rate`.
+        threshold: float in [0, 1]. CJK unknown rate above which to advise.
+            Defaults to 0.05 (MiniLM's English vocabulary misses ~70%).
+
+    Returns:
+        str, or None when the text has no CJK characters or the rate is at
+        most `threshold`.
+    """
+    if not coverage["cjk_characters"]:
+        return None
+    rate = coverage["cjk_unknown_rate"]
+    if rate <= threshold:
+        return None
+    return (
+        f"{rate:.1%} of the CJK characters are unknown to this backbone's "
+        "vocabulary, so it cannot tell them apart. Use an encoder whose "
+        "vocabulary covers Chinese, e.g. the offline multilingual-e5-small "
+        f"(0.05% unknown on CLUENER2020): {CHINESE_NER_COMMAND}"
+    )
