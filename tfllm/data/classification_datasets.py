@@ -27,6 +27,11 @@ class DatasetSpec:
         text_column, label_column: str. For CSV/TSV files.
         label_names: tuple of (raw, name) pairs renaming labels (SST-2's
             `0`/`1`), or empty.
+        multi_label: bool. Labels are sets (sigmoid per label); the
+            trainer then runs multi-label whatever `--multi-label` says.
+        word_splitter: str. How text is split into words before the
+            tokenizer (`tfllm.preprocessing.word_splitter`); `--word-splitter`
+            overrides it.
     """
 
     folder: str
@@ -37,6 +42,8 @@ class DatasetSpec:
     text_column: str = "text"
     label_column: str = "label"
     label_names: tuple = ()
+    multi_label: bool = False
+    word_splitter: str = "whitespace"
 
 
 def _phrasebank(agreement):
@@ -57,6 +64,12 @@ DATASETS = {
     "sst2": DatasetSpec("sst2", "train.tsv", "valid.tsv", "test.tsv", "tsv",
                         "sentence", "label",
                         (("0", "negative"), ("1", "positive"))),
+    # CLUENER2020 (Xu et al. 2020) as a stand-in Chinese topic task, for want
+    # of a Chinese sentiment/topic corpus offline: the labels of a sentence
+    # are the entity types it mentions (tfllm.data.cluener_topics).
+    "cluener2020-topics": DatasetSpec(
+        "cluener2020", "train.json", "dev.json", file_format="cluener_types",
+        multi_label=True, word_splitter="cjk_chars"),
 }
 
 
@@ -97,6 +110,9 @@ def load_classification_dataset(name, data_dir=None, bad_rows=None):
             folder / file_name, spec.file_format, spec.text_column,
             spec.label_column, bad_rows=bad_rows)
         for example in examples:
-            example.label = rename.get(example.label, example.label)
+            if isinstance(example.label, list):  # label sets
+                example.label = [rename.get(n, n) for n in example.label]
+            else:
+                example.label = rename.get(example.label, example.label)
         splits[split] = examples
     return splits

@@ -7,6 +7,10 @@ the surface string). 10 types: address, book, company, game, government,
 movie, name, organization, position, scene. The official test split has no
 labels and is not read. Overlapping spans (one nested case in train, line
 1507) are resolved by `tfllm.data.char_spans.resolve_overlaps`.
+
+`parse_cluener_line` checks one line; `read_cluener` (NER) and
+`tfllm.data.cluener_topics.read_cluener_types` (the entity types of each
+sentence as a multi-label topic task) share it.
 """
 
 import json
@@ -18,9 +22,12 @@ from tfllm.data.conll import _decode_lines
 from tfllm.data.errors import DataFormatError
 
 CLUENER_FILES = {"train": "train.json", "validation": "dev.json"}
+# The 10 entity types of the release (its SOURCE.md and the paper).
+CLUENER_TYPES = ("address", "book", "company", "game", "government",
+                 "movie", "name", "organization", "position", "scene")
 
 
-def _spans(record, text, path, number):
+def _spans(record, text, path, number, entity_types=None):
     labels = record.get("label")
     if labels is None:
         raise DataFormatError(
@@ -32,6 +39,10 @@ def _spans(record, text, path, number):
             "{TYPE: {SURFACE: [[start, end], ...]}}")
     spans = []
     for entity_type, surfaces in labels.items():
+        if entity_types is not None and entity_type not in entity_types:
+            raise DataFormatError(
+                path, number, f"unknown entity type {entity_type!r}; "
+                f"expected one of {', '.join(entity_types)}")
         if not isinstance(surfaces, dict):
             raise DataFormatError(
                 path, number, f"label {entity_type!r} holds "
@@ -57,6 +68,42 @@ def _spans(record, text, path, number):
                         f"{surface!r} (ends are inclusive)")
                 spans.append((start, last + 1, entity_type))
     return spans
+
+
+def parse_cluener_line(line, path, number, entity_types=None):
+    """Parses and checks one line of a labelled CLUENER2020 file.
+
+    Args:
+        line: str. One JSON object, not blank.
+        path: str. The file, for error messages.
+        number: int. The 1-based line number, for error messages.
+        entity_types: collection of str or None. The allowed keys of
+            `label` (e.g. `CLUENER_TYPES`); None allows any.
+
+    Returns:
+        `(text, spans)`: the `text` string and a list of
+        `(start, end, entity_type)` in code point offsets, end EXCLUSIVE,
+        in file order, overlaps not resolved.
+
+    Raises:
+        DataFormatError: not a JSON object with a string `text` and a
+            `label` object, an entity type outside `entity_types`, a
+            position that is not `[start, end]` integers, a span outside
+            the text or whose characters differ from its surface string;
+            names `path:number`.
+    """
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as e:
+        raise DataFormatError(
+            path, number, f"not a JSON object ({e.msg} at column "
+            f"{e.colno}); expected one CLUENER example per line"
+        ) from None
+    text = record.get("text") if isinstance(record, dict) else None
+    if not isinstance(text, str):
+        raise DataFormatError(
+            path, number, "expected a JSON object with a string 'text'")
+    return text, _spans(record, text, path, number, entity_types)
 
 
 def read_cluener(path, report=None):
@@ -86,18 +133,7 @@ def read_cluener(path, report=None):
     for number, line in enumerate(_decode_lines(path), start=1):
         if not line.strip():
             continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise DataFormatError(
-                path, number, f"not a JSON object ({e.msg} at column "
-                f"{e.colno}); expected one CLUENER example per line"
-            ) from None
-        text = record.get("text") if isinstance(record, dict) else None
-        if not isinstance(text, str):
-            raise DataFormatError(
-                path, number, "expected a JSON object with a string 'text'")
-        spans = _spans(record, text, path, number)
+        text, spans = parse_cluener_line(line, path, number)
         sentences.append(CharSentence(
             text, resolve_overlaps(spans, path, number, report), path, number
         ))

@@ -12,10 +12,16 @@ class DataFormatError(ValueError):
         line: int or None. 1-based line number, or None for whole-file
             problems (empty file, wrong encoding).
         message: str. What was found and what was expected.
+
+    Attributes:
+        path, line: as given.
+        reason: str. `message` without the `path:line:` prefix (readers
+            that route a row to `BadRows` pass it on).
     """
 
     def __init__(self, path, line, message):
         self.path = str(path)
         self.line = line
+        self.reason = message
         where = f"{self.path}:{line}" if line is not None else self.path
         super().__init__(f"{where}: {message}")

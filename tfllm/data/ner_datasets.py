@@ -20,6 +20,7 @@ from tfllm.data.char_bio import read_weibo_ner
 from tfllm.data.char_spans import ConversionReport
 from tfllm.data.char_spans import to_word_sentences
 from tfllm.data.cluener import CLUENER_FILES
+from tfllm.data.cluener import CLUENER_TYPES
 from tfllm.data.cluener import read_cluener
 from tfllm.data.conll import read_conll
 from tfllm.data.locate import find_dataset_dir
@@ -63,8 +64,7 @@ NER_DATASETS = {
         _read_conll, "whitespace", False),
     "cluener2020": NerDataset(
         "cluener2020", CLUENER_FILES, read_cluener, "cjk_chars", True,
-        ("address", "book", "company", "game", "government", "movie",
-         "name", "organization", "position", "scene")),
+        CLUENER_TYPES),
     "weibo_ner": NerDataset(
         "weibo_ner", WEIBO_FILES, read_weibo_ner, "cjk_chars", True,
         tuple(f"{kind}.{variant}" for kind in ("GPE", "LOC", "ORG", "PER")

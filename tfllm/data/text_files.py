@@ -1,5 +1,8 @@
 """Readers for labelled text files: CSV, TSV, JSONL, Financial PhraseBank.
 
+The `cluener_types` format (CLUENER2020's entity types as multi-label
+topics) is read by `tfllm.data.cluener_topics`.
+
 Every reader returns `TextExample`s that remember the file and the 1-based
 line where their record starts, so that later checks (unknown labels) can
 name `file:line` too. Text is stripped of surrounding whitespace. A row with
@@ -22,7 +25,9 @@ from typing import Optional
 from tfllm.data.bad_rows import BadRows
 from tfllm.data.errors import DataFormatError
 
-FORMATS = ("csv", "tsv", "jsonl", "phrasebank")
+FORMATS = ("csv", "tsv", "jsonl", "phrasebank", "cluener_types")
+# Formats whose labels are always sets (read as multi-label).
+MULTI_LABEL_FORMATS = ("cluener_types",)
 
 
 @dataclasses.dataclass
@@ -262,7 +267,8 @@ def read_text_file(
         path: str or path.
         file_format: str or None. One of `FORMATS`; None guesses from the
             suffix (`.csv`, `.tsv`, `.jsonl`/`.json`; `.txt` is read as
-            Financial PhraseBank `sentence@label`).
+            Financial PhraseBank `sentence@label`; `cluener_types` is never
+            guessed).
         delimiter: str or None. Overrides the CSV/TSV separator.
         encoding: str or None. None: UTF-8, Latin-1 for `phrasebank`.
         other args: see `read_delimited`.
@@ -286,6 +292,10 @@ def read_text_file(
             )
     if file_format == "phrasebank":
         return read_phrasebank(path, encoding or "latin-1", bad_rows)
+    if file_format == "cluener_types":
+        from tfllm.data.cluener_topics import read_cluener_types
+
+        return read_cluener_types(path, encoding or "utf-8", bad_rows)
     columns = dict(text_column=text_column, label_column=label_column,
                    text_pair_column=text_pair_column,
                    encoding=encoding or "utf-8",
