@@ -111,3 +111,43 @@ def test_interrupted_export_leaves_no_version(exported, tmp_path,
     with pytest.raises(RuntimeError, match="disk full"):
         export_classifier(model, tmp_path / "sentiment")
     assert list((tmp_path / "sentiment").iterdir()) == []
+
+
+def test_chinese_cjk_chars_export_matches_the_in_memory_model(tmp_path):
+    from tfllm.models.text_classifier import TextClassifier
+    from tfllm.preprocessing.text_classification_preprocessor import (
+        TextClassificationPreprocessor,
+    )
+    from tiny import tiny_cjk_backbone
+    from tiny import tiny_cjk_tokenizer
+
+    labels = ["address", "company", "game"]
+    model = TextClassifier(
+        tiny_cjk_backbone(seed=3), labels,
+        preprocessor=TextClassificationPreprocessor(
+            tiny_cjk_tokenizer(), 16, word_splitter="cjk_chars"),
+        dropout=0.0, multi_label=True)
+    texts = ["我在iphone15公司工作", "google北京，", "", "的😀"]
+    path = export_classifier(model, tmp_path / "topics")
+    assert (path / "assets" / "word_splitter.txt").read_text() == (
+        "cjk_chars\n")
+    serve = tf.saved_model.load(str(path)).signatures["serving_default"]
+    out = serve(text=tf.constant(texts))
+    logits = model.predict_logits(tf.constant(texts)).numpy()
+    np.testing.assert_allclose(out["logits"].numpy(), logits, atol=1e-5)
+    np.testing.assert_allclose(out["probabilities"].numpy(),
+                               tf.sigmoid(logits).numpy(), atol=1e-5)
+    # The split runs in the graph: the export scores the raw text as the
+    # whitespace model scores the space-joined words, and "iphone15"
+    # unsplit ([UNK]) would score differently.
+    joined = ["我 在 iphone 15 公 司 工 作", "google 北 京 ，", "", "的 😀"]
+    whitespace = TextClassificationPreprocessor(model.preprocessor.tokenizer,
+                                                16)
+
+    def score(batch):
+        inputs = model.model_inputs(whitespace(tf.constant(batch)))
+        return model(inputs, training=False).numpy()
+
+    np.testing.assert_allclose(out["logits"].numpy(), score(joined),
+                               atol=1e-5)
+    assert np.abs(score(texts[:1])[0] - logits[0]).max() > 1e-3

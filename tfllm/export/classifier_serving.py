@@ -14,8 +14,10 @@ tokenizes, truncates and packs in-graph (tensorflow-text ops), and returns
   where the probability reaches that label's threshold
   (`assets/thresholds.txt`).
 
-Label names, vocabulary and thresholds are written to `assets/`. The export
-loads without tfllm:
+Label names, vocabulary, thresholds and the preprocessor's word splitter
+(`assets/word_splitter.txt`: `whitespace`, or `cjk_chars` when Chinese text
+is split into characters in the graph before tokenizing) are written to
+`assets/`. The export loads without tfllm:
 
 ```python
 import tensorflow as tf, tensorflow_text  # registers the tokenizer ops
@@ -97,7 +99,9 @@ def export_classifier(model, export_base, version=None,
     Raises:
         ValueError: the model has no preprocessor.
     """
-    assets = {"task.txt": TASK_MARKER + "\n"}
+    assets = {"task.txt": TASK_MARKER + "\n",
+              "word_splitter.txt": getattr(
+                  model.preprocessor, "word_splitter", "whitespace") + "\n"}
     if model.multi_label:
         assets["thresholds.txt"] = "\n".join(
             str(t) for t in model.thresholds) + "\n"

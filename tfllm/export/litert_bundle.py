@@ -61,6 +61,8 @@ def preprocessing_settings(model, sequence_length=None):
     if settings["task"] == TOKEN_TASK:
         settings["window_overlap"] = int(preprocessor.window_overlap)
         settings["casing_features"] = bool(preprocessor.casing_features)
+    else:
+        settings["word_splitter"] = preprocessor.word_splitter
     return settings
 
 
@@ -118,7 +120,8 @@ def load_preprocessor(folder):
         TextClassificationPreprocessor,
     )
     return TextClassificationPreprocessor(
-        tokenizer, settings["sequence_length"])
+        tokenizer, settings["sequence_length"],
+        settings.get("word_splitter", "whitespace"))  # older bundles: absent
 
 
 def encode_features(preprocessor, batch, names):

@@ -202,6 +202,7 @@ def build_text_classifier(
     thresholds=None,
     text_pairs=False,
     load_weights=True,
+    word_splitter="whitespace",
 ):
     """Loads a backbone and its tokenizer and builds a `TextClassifier`.
 
@@ -213,9 +214,14 @@ def build_text_classifier(
         pooling, dropout, multi_label, thresholds, text_pairs: see
             `TextClassifier`.
         load_weights: bool. False gives random weights (tests).
+        word_splitter: str. `"whitespace"` (default) or `"cjk_chars"`;
+            see `TextClassificationPreprocessor`.
 
     Returns:
         `TextClassifier` with its preprocessor.
+
+    Raises:
+        ValueError: unknown `word_splitter` (and see `TextClassifier`).
     """
     from tfllm.backbones import load_backbone
     from tfllm.preprocessing.text_classification_preprocessor import (
@@ -226,7 +232,8 @@ def build_text_classifier(
     limit = getattr(backbone, "max_sequence_length", None)
     if limit is not None and sequence_length > limit:
         sequence_length = limit
-    preprocessor = TextClassificationPreprocessor(tokenizer, sequence_length)
+    preprocessor = TextClassificationPreprocessor(
+        tokenizer, sequence_length, word_splitter)
     return TextClassifier(
         backbone,
         id2label,

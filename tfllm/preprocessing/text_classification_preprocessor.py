@@ -2,12 +2,19 @@
 
 The same layer prepares training data and runs inside the exported serving
 graph, so clients send plain strings and tokenization cannot drift between
-training and serving (outside case BR-07).
+training and serving (outside case BR-07). With `word_splitter="cjk_chars"`
+each text is first split as the Chinese NER export splits it (one word per
+CJK character, letter and digit runs kept whole;
+`tfllm.preprocessing.word_splitter`) and re-joined with single spaces, in
+the same graph.
 """
 
 import keras
 import tensorflow as tf
 import tensorflow_text as tf_text
+
+from tfllm.preprocessing.word_splitter import check_word_splitter
+from tfllm.preprocessing.word_splitter import split_words
 
 
 @keras.saving.register_keras_serializable(package="tfllm")
@@ -27,6 +34,12 @@ class TextClassificationPreprocessor(keras.layers.Layer):
             `sep_token_id`/`end_token_id`.
         sequence_length: int. Longest packed sequence, special tokens
             included. Defaults to 128. Must be at least 4.
+        word_splitter: str. `"whitespace"` (default): the text goes to the
+            tokenizer as it is. `"cjk_chars"`: the text is split by
+            `tfllm.preprocessing.word_splitter.split_words` and its words
+            joined with single spaces first (`"我在Google北京"` is tokenized
+            as `"我 在 Google 北 京"`); use it for Chinese with tokenizers
+            that do not split CJK characters themselves (SentencePiece).
 
     Call arguments:
         text: `tf.string` `[batch_size]`.
@@ -38,8 +51,8 @@ class TextClassificationPreprocessor(keras.layers.Layer):
         `padding_mask` (all ones).
 
     Raises:
-        ValueError: `sequence_length < 4`, or the tokenizer has no
-            start/end token.
+        ValueError: `sequence_length < 4`, an unknown `word_splitter`, or
+            the tokenizer has no start/end token.
 
     Examples:
     ```python
@@ -49,17 +62,20 @@ class TextClassificationPreprocessor(keras.layers.Layer):
     ```
     """
 
-    def __init__(self, tokenizer, sequence_length=128, **kwargs):
+    def __init__(self, tokenizer, sequence_length=128,
+                 word_splitter="whitespace", **kwargs):
         super().__init__(**kwargs)
         if sequence_length < 4:
             raise ValueError(
                 f"sequence_length must be >= 4, got {sequence_length}"
             )
+        check_word_splitter(word_splitter)
         # Keep tf.string inputs as they are (no backend conversion).
         self._convert_input_args = False
         self._allow_non_tensor_positional_args = True
         self.tokenizer = tokenizer
         self.sequence_length = sequence_length
+        self.word_splitter = word_splitter
         self.built = True  # no weights of its own
 
     def _special_id(self, *names):
@@ -71,11 +87,27 @@ class TextClassificationPreprocessor(keras.layers.Layer):
             f"tokenizer {type(self.tokenizer).__name__} has none of {names}"
         )
 
+    def split_and_join(self, text):
+        """The text the tokenizer sees: `text` or its words, space-joined.
+
+        Args:
+            text: `tf.string` `[batch_size]`.
+
+        Returns:
+            `tf.string` `[batch_size]`: `text` itself for `"whitespace"`;
+            for `"cjk_chars"` the words of `split_words` joined by one
+            space (an empty or all-space text gives `""`).
+        """
+        if self.word_splitter == "whitespace":
+            return text
+        words, _, _ = split_words(text, self.word_splitter)  # [B, (W)]
+        return tf.strings.reduce_join(words, axis=-1, separator=" ")
+
     @tf.function(reduce_retracing=True)
     def _tokenize(self, text):
         # KerasHub >= 0.32 tokenizers run a pure-Python path when called
         # eagerly; inside a tf.function they use their TensorFlow ops.
-        pieces = self.tokenizer(text)
+        pieces = self.tokenizer(self.split_and_join(text))
         if not isinstance(pieces, tf.RaggedTensor):
             pieces = tf.RaggedTensor.from_tensor(pieces)
         return tf.cast(pieces, tf.int32).with_row_splits_dtype(tf.int64)
@@ -112,6 +144,7 @@ class TextClassificationPreprocessor(keras.layers.Layer):
                     self.tokenizer
                 ),
                 "sequence_length": self.sequence_length,
+                "word_splitter": self.word_splitter,
             }
         )
         return config
