@@ -7,6 +7,7 @@ import sys
 import pathlib
 import weakref
 
+import keras
 import pytest
 
 from tfllm.cli import predict_classifier
@@ -199,3 +200,82 @@ def test_kfold_releases_each_folds_model(tiny_cls_preset, csv_files, tmp_path,
         "--train-file", str(train), "--epochs", "1", "--folds", "3",
         "--run-name", "cv-release", "--no-export"])
     assert recording_fit.alive == [[], [False], [False, False]]
+
+
+TOPIC_TRAIN = [
+    {"text": "我在北京工作", "label": {"address": {"北京": [[2, 3]]}}},
+    {"text": "google公司在北京", "label": {
+        "company": {"google公司": [[0, 7]]}, "address": {"北京": [[9, 10]]}}},
+    {"text": "我的iphone15", "label": {}},
+]
+TOPIC_DEV = [{"text": "google的公司", "label": {
+    "company": {"google": [[0, 5]]}}}, {"text": "我在工作", "label": {}}]
+
+
+def test_cluener2020_topics_is_multi_label_cjk_chars(tmp_path, capsys):
+    from tiny import tiny_cjk_backbone
+    from tiny import tiny_cjk_tokenizer
+
+    preset = tmp_path / "zh_bert"
+    tiny_cjk_backbone().save_to_preset(str(preset))
+    tiny_cjk_tokenizer().save_to_preset(str(preset))
+    data = tmp_path / "cluener2020"
+    data.mkdir()
+    for name, records in (("train.json", TOPIC_TRAIN * 4),
+                          ("dev.json", TOPIC_DEV)):
+        (data / name).write_text("\n".join(
+            json.dumps(r, ensure_ascii=False) for r in records) + "\n")
+    export = tmp_path / "sm"
+    run_dir = train_classifier.main([
+        "--dataset", "cluener2020-topics", "--data-dir", str(data),
+        "--backbone", str(preset), "--epochs", "1", "--batch-size", "4",
+        "--max-length", "16", "--output-dir", str(tmp_path / "runs"),
+        "--run-name", "topics", "--export-dir", str(export)])
+    out = capsys.readouterr().out
+    assert "12 training / 2 validation examples; 2 labels (multi-label); " \
+        "word splitter cjk_chars" in out
+    assert "validation: accuracy (exact label set) " in out
+    config = json.loads((run_dir / "config.json").read_text())
+    assert (config["multi_label"], config["word_splitter"]) == (
+        True, "cjk_chars")
+    assert json.loads((run_dir / "labels.json").read_text()) == [
+        "address", "company"]
+    report = json.loads((run_dir / "validation_report.json").read_text())
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["validation_accuracy"] == report["accuracy"]
+    assert summary["validation_macro_f1"] == report["macro_f1"]
+    assert summary["accuracy_definition"].startswith("exact label set")
+    predictions = [json.loads(line) for line in (
+        run_dir / "validation_predictions.jsonl").read_text().splitlines()]
+    assert [p["gold"] for p in predictions] == [["company"], []]
+    # Exact-set accuracy recomputed from the written predictions.
+    exact = sum(p["gold"] == p["predicted"] for p in predictions) / 2
+    assert report["accuracy"] == exact
+    assert (export / "1" / "assets" / "word_splitter.txt").read_text() == (
+        "cjk_chars\n")
+    results = predict_classifier.main(["--model", str(run_dir / "model.keras"),
+                                       "--json", "google的公司"])
+    capsys.readouterr()
+    assert sorted(results[0]["probabilities"]) == ["address", "company"]
+    saved = keras.saving.load_model(run_dir / "model.keras")
+    assert saved.preprocessor.word_splitter == "cjk_chars"
+
+
+def test_resolve_task_dataset_defaults_and_override():
+    config = train_classifier.ClassifierConfig(dataset="cluener2020-topics")
+    train_classifier.resolve_task(config)
+    assert (config.multi_label, config.word_splitter) == (True, "cjk_chars")
+    config = train_classifier.ClassifierConfig(
+        dataset="cluener2020-topics", word_splitter="whitespace")
+    train_classifier.resolve_task(config)
+    assert (config.multi_label, config.word_splitter) == (True, "whitespace")
+    config = train_classifier.ClassifierConfig(dataset="sst2")
+    train_classifier.resolve_task(config)
+    assert (config.multi_label, config.word_splitter) == (False, "whitespace")
+    config = train_classifier.ClassifierConfig(
+        train_file="t.json", format="cluener_types")
+    train_classifier.resolve_task(config)
+    assert config.multi_label
+    with pytest.raises(SystemExit, match="--word-splitter 'chars'"):
+        train_classifier.resolve_task(train_classifier.ClassifierConfig(
+            dataset="sst2", word_splitter="chars"))

@@ -1,11 +1,12 @@
 """Fine-tune an encoder for text classification, report and export it.
 
 Reads a labelled CSV/TSV/JSONL file (or a known dataset: Banking77,
-Financial PhraseBank, SST-2), trains with the shared loop (same run folder,
-TensorBoard and best epoch as NER), writes accuracy, macro/weighted F1, the
-classification report and a confusion matrix, and exports a raw-text
-SavedModel to `saved_models/<name>/<version>/`. `--folds K` runs stratified
-k-fold cross-validation instead and reports mean ± std.
+Financial PhraseBank, SST-2, and CLUENER2020's entity types per sentence as
+a multi-label Chinese topic task), trains with the shared loop (same run
+folder, TensorBoard and best epoch as NER), writes accuracy, macro/weighted
+F1, the classification report and a confusion matrix, and exports a
+raw-text SavedModel to `saved_models/<name>/<version>/`. `--folds K` runs
+stratified k-fold cross-validation instead and reports mean ± std.
 """
 
 import dataclasses
@@ -37,6 +38,7 @@ from tfllm.data.labels import label_ids
 from tfllm.data.pipeline import encode_text_classification
 from tfllm.data.splits import stratified_folds
 from tfllm.data.splits import stratified_split
+from tfllm.data.text_files import MULTI_LABEL_FORMATS
 from tfllm.data.text_files import read_text_file
 from tfllm.evaluation.classification_evaluator import evaluate_classifier
 from tfllm.evaluation.classification_metrics import mean_and_std
@@ -44,6 +46,7 @@ from tfllm.evaluation.classification_metrics import tune_thresholds
 from tfllm.evaluation.confusion_plot import write_confusion_matrix
 from tfllm.export.classifier_serving import export_classifier
 from tfllm.models.text_classifier import build_text_classifier
+from tfllm.preprocessing.word_splitter import WORD_SPLITTERS
 from tfllm.training.distribute import make_strategy
 from tfllm.training.losses import SmoothedSparseCategoricalCrossentropy
 from tfllm.training.precision import set_precision
@@ -74,7 +77,9 @@ class ClassifierConfig:
         "labelled validation file; None: a stratified split of train")
     test_file: Optional[str] = _help("labelled file scored once at the end")
     format: Optional[str] = _help(
-        "csv, tsv, jsonl or phrasebank; None: from the file suffix")
+        "csv, tsv, jsonl, phrasebank or cluener_types (CLUENER2020 JSON "
+        "lines, labels = the entity types present; multi-label); None: "
+        "from the file suffix")
     text_column: str = _help("text column or JSON key", "text")
     text_pair_column: Optional[str] = _help(
         "second text column: classify text pairs")
@@ -99,12 +104,19 @@ class ClassifierConfig:
         "eps / classes (as Hugging Face's label_smoothing_factor); "
         "multi-label: Keras' binary smoothing", 0.0)
     multi_label: bool = _help(
-        "several labels per text: sigmoid per label", False)
+        "several labels per text: sigmoid per label (always on for "
+        "multi-label datasets and formats such as cluener2020-topics)",
+        False)
     label_separator: str = _help(
         "separates the labels of a multi-label field", "|")
     tune_thresholds: bool = _help(
         "multi-label: fit each label's threshold on the validation split "
         "(the validation scores are then optimistic)", False)
+    word_splitter: Optional[str] = _help(
+        "'whitespace' (text as it is) or 'cjk_chars' (one word per CJK "
+        "character, letter and digit runs whole, space-joined before the "
+        "tokenizer, in the exported graph too); None: the dataset's "
+        "(cjk_chars for cluener2020-topics), else whitespace")
     pooling: str = _help("'mean' or 'pooled' ([CLS] pooler)", "mean")
     max_length: int = _help(
         "longest packed sequence in sub-tokens; longer texts are "
@@ -136,6 +148,26 @@ def _subset(examples, limit, seed):
     keep = np.sort(np.random.default_rng(seed).permutation(
         len(examples))[:limit])
     return [examples[i] for i in keep]
+
+
+def resolve_task(config):
+    """Applies the dataset's (or format's) task settings to `config`.
+
+    A dataset or file format whose labels are sets turns `multi_label` on;
+    `word_splitter` None becomes the dataset's, else `"whitespace"`.
+
+    Raises:
+        SystemExit: an unknown `--word-splitter`.
+    """
+    spec = DATASETS.get(config.dataset) if config.dataset else None
+    if (spec is not None and spec.multi_label) or (
+            config.format in MULTI_LABEL_FORMATS):
+        config.multi_label = True
+    if config.word_splitter is None:
+        config.word_splitter = spec.word_splitter if spec else "whitespace"
+    if config.word_splitter not in WORD_SPLITTERS:
+        raise SystemExit(f"--word-splitter {config.word_splitter!r}: use "
+                         f"{' or '.join(WORD_SPLITTERS)}")
 
 
 def load_splits(config, bad_rows):
@@ -190,7 +222,8 @@ def fit(config, training, id2label, train_examples, validation, run_dir,
         model = build_text_classifier(
             config.backbone, id2label, config.max_length, config.pooling,
             config.dropout, config.multi_label,
-            text_pairs=config.text_pair_column is not None)
+            text_pairs=config.text_pair_column is not None,
+            word_splitter=config.word_splitter or "whitespace")
         peft_summary = apply_from_args(model, peft_args or PeftArgs())
     labels = label_ids(train_examples, id2label, config.multi_label)
     weights = np.ones(len(train_examples), np.float32)
@@ -232,12 +265,18 @@ def best_epoch(run_dir):
     return json.loads(path.read_text())["epoch"] if path.is_file() else 0
 
 
+def _score_name(key, model):
+    if key == "accuracy" and model.multi_label:
+        return "accuracy (exact label set)"
+    return key
+
+
 def report_split(model, examples, name, run_dir):
     """Scores a split, prints the reports, writes `<name>_*` files."""
     run_dir = pathlib.Path(run_dir)
     result = evaluate_classifier(model, examples)
-    scores = ", ".join(f"{k} {result[k]:.4f}" for k in SCALARS
-                       if k in result)
+    scores = ", ".join(f"{_score_name(k, model)} {result[k]:.4f}"
+                       for k in SCALARS if k in result)
     print(f"{name}: {scores} ({result['num_examples']} examples)")
     print(result["report_text"])
     for pair in result.get("most_confused", []):
@@ -325,11 +364,25 @@ def cross_validate(config, training, id2label, examples, run_dir,
     return summary
 
 
+ACCURACY_DEFINITIONS = {
+    False: "the predicted label equals the gold label",
+    True: "exact label set (subset accuracy): the set of predicted labels "
+          "equals the gold set, an empty set included",
+}
+
+
 def write_summary(run_dir, final, history, encoded, bad_rows, start,
-                  extra=None):
-    """Writes and prints `summary.json` (see `write_run_summary`)."""
+                  extra=None, multi_label=False):
+    """Writes and prints `summary.json` (see `write_run_summary`).
+
+    Its scores: `validation_accuracy` (defined by `accuracy_definition`:
+    exact label set for multi-label runs), `validation_macro_f1`,
+    `validation_weighted_f1` (and `validation_micro_f1` for multi-label),
+    `best_epoch`, `training_examples`, `skipped_bad_rows`.
+    """
     scores = {
         **{f"validation_{k}": final[k] for k in SCALARS if k in final},
+        "accuracy_definition": ACCURACY_DEFINITIONS[bool(multi_label)],
         "best_epoch": best_epoch(run_dir),
         "training_examples": encoded.num_windows,
         "skipped_bad_rows": bad_rows.count,
@@ -351,6 +404,7 @@ def main(argv=None):
 
 def _run(config, training, start, peft_args=None):
     """The body of `main`, inside the chosen strategy's scope."""
+    resolve_task(config)
     name = config.dataset or "classifier"
     run_name = config.run_name or datetime.datetime.now().strftime(
         f"{name}-%Y%m%d-%H%M%S")
@@ -388,7 +442,9 @@ def _run(config, training, start, peft_args=None):
     data["validation"] = _subset(data["validation"],
                                  config.max_eval_examples, training.seed)
     print(f"{len(data['train'])} training / {len(data['validation'])} "
-          f"validation examples; {len(id2label)} labels")
+          f"validation examples; {len(id2label)} labels"
+          f"{' (multi-label)' if config.multi_label else ''}; word "
+          f"splitter {config.word_splitter}")
     model, history, encoded = fit(config, training, id2label, data["train"],
                                   data["validation"], run_dir, peft_args)
     if config.multi_label and config.tune_thresholds:
@@ -409,7 +465,7 @@ def _run(config, training, start, peft_args=None):
             model, config.export_dir or f"saved_models/{name}")
         print(f"exported the serving SavedModel to {path}")
     write_summary(run_dir, final, history, encoded, bad_rows, start,
-                  peft_summary)
+                  peft_summary, config.multi_label)
     print(f"run folder: {run_dir} (tensorboard --logdir {config.output_dir})")
     return run_dir
 
