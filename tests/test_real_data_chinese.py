@@ -1,4 +1,5 @@
-"""Reads the real CLUENER2020 and Weibo NER copies (skipped when absent)."""
+"""Reads the real CLUENER2020 (NER and topics) and Weibo NER copies (skipped
+when absent)."""
 
 import collections
 import warnings
@@ -47,3 +48,30 @@ def test_weibo_ner_counts():
                       "test": (270, 418)}
     assert _entities(data["test"])["PER.NAM"] == 113
     assert len(report.repaired_tags) == 14  # 10 in train, 4 in test
+
+
+def test_cluener2020_topics_counts():
+    from tfllm.data.classification_datasets import DATASETS
+    from tfllm.data.classification_datasets import (
+        load_classification_dataset,
+    )
+
+    if find_dataset_dir("cluener2020", None, ("train.json",)) is None:
+        pytest.skip("cluener2020 not found (../shared/data or TFLLM_DATA_DIR)")
+    data = load_classification_dataset("cluener2020-topics")
+    train, dev = data["train"], data["validation"]
+    assert (len(train), len(dev)) == (10748, 1343)
+    assert DATASETS["cluener2020-topics"].multi_label
+    # Sentences per type (SOURCE.md gives spans; these count sentences).
+    per_type = collections.Counter(t for e in train for t in e.label)
+    assert per_type == {
+        "address": 2090, "book": 908, "company": 2215, "game": 1897,
+        "government": 1461, "movie": 779, "name": 2847,
+        "organization": 1894, "position": 2464, "scene": 946}
+    # Every released sentence has an entity: no empty label set.
+    sizes = collections.Counter(len(e.label) for e in dev)
+    assert sizes == {1: 714, 2: 422, 3: 171, 4: 32, 5: 4}
+    assert min(len(e.label) for e in train) == 1
+    # The nested spans of train line 1507 count for both types.
+    [nested] = [e for e in train if e.line == 1507]
+    assert nested.label == ["book", "company"]
