@@ -124,3 +124,105 @@ def test_br06_labels_survive_other_hash_seeds(tmp_path):
         labels, tags = json.loads(out.strip().splitlines()[-1])
         assert labels == NER_LABELS
         assert tags == expected
+
+
+def crf_classifier(seed=0):
+    from tfllm.preprocessing.token_classification_preprocessor import (
+        TokenClassificationPreprocessor,
+    )
+    from tiny import tiny_backbone
+    from tiny import tiny_tokenizer
+
+    preprocessor = TokenClassificationPreprocessor(tiny_tokenizer(), 16)
+    return TokenClassifier(tiny_backbone(seed), NER_LABELS,
+                           preprocessor=preprocessor, dropout=0.0,
+                           head="crf")
+
+
+def randomise_crf(model, seed=0):
+    rng = np.random.default_rng(seed)
+    for variable in model.crf.weights:
+        variable.assign(rng.normal(size=variable.shape).astype(np.float32))
+
+
+def test_crf_head_config_round_trip_and_old_configs():
+    model = crf_classifier()
+    config = model.get_config()
+    assert config["head"] == "crf"
+    clone = TokenClassifier.from_config(config)
+    assert clone.head == "crf" and clone.crf is not None
+    np.testing.assert_array_equal(clone.crf.allowed, model.crf.allowed)
+    # I-PER cannot follow O: the IOB2 mask comes from the labels.
+    assert not model.crf.allowed[0, NER_LABELS.index("I-PER")]
+    assert model.count_params() == tiny_token_classifier().count_params() + (
+        len(NER_LABELS) ** 2 + 2 * len(NER_LABELS))
+    old = tiny_token_classifier().get_config()
+    del old["head"]  # saved before the argument existed
+    assert TokenClassifier.from_config(old).crf is None
+    with pytest.raises(ValueError, match="head must be one of"):
+        TokenClassifier.from_config(dict(config, head="crf2"))
+
+
+def test_crf_decoding_is_viterbi_over_each_sentence_words():
+    import itertools
+
+    model = crf_classifier(seed=2)
+    randomise_crf(model)
+    words = tf.ragged.constant([SENTENCE_B, SENTENCE_A])
+    logits = model.predict_word_logits(words)
+    labels = model.predict_word_labels(words)
+    assert labels.dtype == tf.int32
+    assert labels.row_lengths().numpy().tolist() == [4, 14]
+    transitions, start, end = (
+        t.numpy() for t in model.crf.constrained_transitions())
+    emissions = logits[0].numpy()  # 4 words: all 7^4 paths
+    best, best_score = None, -np.inf
+    for path in itertools.product(range(len(NER_LABELS)), repeat=4):
+        score = (start[path[0]] + end[path[-1]]
+                 + sum(emissions[t, y] for t, y in enumerate(path))
+                 + sum(transitions[a, b] for a, b in zip(path, path[1:])))
+        if score > best_score:
+            best, best_score = list(path), score
+    assert labels[0].numpy().tolist() == best
+    argmax = np.argmax(logits.flat_values.numpy(), -1).tolist()
+    assert labels.flat_values.numpy().tolist() != argmax  # it matters here
+    from tfllm.data.tagging import iob1_to_iob2
+
+    for tags in predict_tags(model, [SENTENCE_B, SENTENCE_A, ["Lyon"]]):
+        assert iob1_to_iob2(tags) == tags  # valid IOB2
+
+
+def test_crf_head_fit_lowers_the_loss():
+    model = crf_classifier()
+    data = encoded(model)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2),
+                  loss=model.training_loss("mean_with_sample_weight"))
+    history = model.fit(make_dataset(data, 2, 16), epochs=12, verbose=0)
+    losses = history.history["loss"]
+    assert losses[-1] < 0.3 * losses[0]
+    assert predict_tags(model, SENTENCES) == TAGS
+    with pytest.raises(ValueError, match="CRFLoss"):
+        model.compile(optimizer="adam", loss=loss_object())
+        model.fit(make_dataset(data, 2, 16), epochs=1, verbose=0)
+
+
+def test_crf_save_load_keeps_predictions_and_resumes_training(tmp_path):
+    model = crf_classifier(seed=4)
+    randomise_crf(model, seed=1)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3),
+                  loss=model.training_loss())
+    words = tf.ragged.constant(SENTENCES)
+    before = model.predict_word_labels(words).to_list()
+    model.save(tmp_path / "model.keras")
+    loaded = load_token_classifier(tmp_path)
+    assert loaded.head == "crf"
+    assert loaded.predict_word_labels(words).to_list() == before
+    for a, b in zip(loaded.crf.weights, model.crf.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    # A training checkpoint is loaded compiled: its CRFLoss comes back
+    # without a layer and is bound to the loaded model's CRF.
+    resumed = keras.models.load_model(tmp_path / "model.keras")
+    assert resumed.loss.crf is None
+    x, y, w = next(iter(make_dataset(encoded(resumed), 2, 16)))
+    loss = resumed.train_on_batch(x, y, w)
+    assert resumed.loss.crf is resumed.crf and np.isfinite(loss)

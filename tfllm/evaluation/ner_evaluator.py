@@ -25,11 +25,27 @@ def word_logits_function(model):
     return function
 
 
+def word_labels_function(model):
+    """A `tf.function` of `model.predict_word_labels` for ragged words.
+
+    Argmax for the softmax head, Viterbi for the CRF head; traced once for
+    any batch and sentence length and cached on the model.
+    """
+    function = getattr(model, "_tfllm_word_labels_fn", None)
+    if function is None:
+        function = tf.function(
+            model.predict_word_labels, input_signature=[WORDS_SPEC]
+        )
+        model._tfllm_word_labels_fn = function
+    return function
+
+
 def predict_tags(model, sentences, batch_size=64):
     """Predicts one tag per word for every sentence.
 
     Sentences are sorted by length and batched so that little padding is
-    computed; the result is returned in input order.
+    computed; the result is returned in input order. Tags come from
+    `model.predict_word_labels` (Viterbi for a CRF head).
 
     Args:
         model: `TokenClassifier` with a preprocessor.
@@ -39,7 +55,7 @@ def predict_tags(model, sentences, batch_size=64):
     Returns:
         list of lists of str: `model.id2label` names, one per word.
     """
-    function = word_logits_function(model)
+    function = word_labels_function(model)
     order = np.argsort([len(s) for s in sentences], kind="stable")
     predictions = [None] * len(sentences)
     for start in range(0, len(order), batch_size):
@@ -48,9 +64,9 @@ def predict_tags(model, sentences, batch_size=64):
             [sentences[i] for i in index], dtype=tf.string,
             row_splits_dtype=tf.int64,
         )
-        logits = function(words)
-        tag_ids = tf.argmax(logits.flat_values, axis=-1).numpy()
-        lengths = logits.row_lengths().numpy()
+        labels = function(words)
+        tag_ids = labels.flat_values.numpy()
+        lengths = labels.row_lengths().numpy()
         offsets = np.concatenate([[0], np.cumsum(lengths)])
         for row, i in enumerate(index):
             ids = tag_ids[offsets[row]:offsets[row + 1]]

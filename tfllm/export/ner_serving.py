@@ -38,8 +38,18 @@ def _char_offset(text, byte_offset, rows):
     return tf.strings.length(prefix, unit="UTF8_CHAR")
 
 
+def _argmax_labels(word_logits):
+    """int32 ragged label ids: each word's argmax."""
+    return word_logits.with_flat_values(tf.argmax(
+        word_logits.flat_values, axis=-1, output_type=tf.int32))
+
+
 def make_serving_fn(model):
     """Builds the raw-text serving function of a `TokenClassifier`.
+
+    Tags come from `model.decode_word_logits` (argmax, or Viterbi in the
+    graph for a CRF head); a model without it (a stand-in with only
+    `predict_word_logits`) is decoded by argmax.
 
     Args:
         model: `TokenClassifier` with a preprocessor.
@@ -48,7 +58,8 @@ def make_serving_fn(model):
         A callable `text -> dict` (wrap in `tf.function` with `TEXT_SPEC`):
         - `words`, `tags`: string `[batch, max_words]`, padded with `""`.
         - `scores`: float32 `[batch, max_words]`, softmax probability of each
-          tag, padded with 0.
+          tag under the word's logits, padded with 0 (for a CRF head, the
+          emission softmax at the Viterbi tag).
         - `num_words`, `num_entities`: int32 `[batch]`.
         - `entity_types`, `entity_texts`: string `[batch, max_entities]`.
         - `entity_starts`, `entity_ends`: int32 `[batch, max_entities]`,
@@ -61,14 +72,14 @@ def make_serving_fn(model):
     types = tf.constant(type_names or [""])
     word_splitter = getattr(
         getattr(model, "preprocessor", None), "word_splitter", "whitespace")
+    decode = getattr(model, "decode_word_logits", _argmax_labels)
 
     def serve(text):
         words, byte_starts, byte_ends = split_words(text, word_splitter)
         words = words.with_row_splits_dtype(tf.int64)
         logits = model.predict_word_logits(words)
         probabilities = tf.nn.softmax(logits.flat_values, axis=-1)
-        tag_ids = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
-        tag_ids = words.with_flat_values(tag_ids)
+        tag_ids = words.with_flat_values(decode(logits).flat_values)
         entities = decode_entities(tag_ids, id2label)
 
         # Entity offsets: bytes of the first and last word, then characters.
@@ -96,8 +107,8 @@ def make_serving_fn(model):
             "tags": tag_ids.with_flat_values(
                 tf.gather(labels, tag_ids.flat_values)
             ).to_tensor(""),
-            "scores": tag_ids.with_flat_values(
-                tf.reduce_max(probabilities, axis=-1)
+            "scores": tag_ids.with_flat_values(tf.gather(
+                probabilities, tag_ids.flat_values, batch_dims=1)
             ).to_tensor(0.0),
             "num_words": tf.cast(words.row_lengths(), tf.int32),
             "entity_types": dense(

@@ -3,11 +3,17 @@
 import keras
 import tensorflow as tf
 
+from tfllm.layers.crf import CRF
+from tfllm.layers.crf import allowed_transitions
+from tfllm.layers.crf import tagging_scheme
 from tfllm.models.task import Task
 # Registers the preprocessor class, so that `keras.models.load_model` can
 # rebuild a saved model from this module alone.
 import tfllm.preprocessing.token_classification_preprocessor  # noqa: F401
 from tfllm.preprocessing.casing import NUM_CASING_CLASSES
+from tfllm.training.crf_loss import CRFLoss
+
+HEADS = ("softmax", "crf")
 
 
 @keras.saving.register_keras_serializable(package="tfllm")
@@ -21,11 +27,21 @@ class TokenClassifier(Task):
     casing class (see `tfllm.preprocessing.casing`) is concatenated to the
     backbone output first: uncased checkpoints cannot see capitals otherwise.
 
+    With `head="crf"` a linear-chain CRF (`tfllm.layers.CRF`; Lafferty et
+    al. 2001, as in BERT-CRF taggers) sits on the logits, which become its
+    emission scores: the model output stays the logits, the loss is the CRF
+    negative log-likelihood (`tfllm.training.crf_loss.CRFLoss`) and
+    `predict_word_labels` decodes each sentence's words with Viterbi. For
+    IOB2 (or BIOES) labels the CRF forbids the moves the scheme forbids
+    (`I-X` after `O`, ...), so decoded tags are always valid.
+
     The training step is `tfllm.models.task.Task.train_step`, Keras' own
     recipe shared by every task. The loss object should use
     a 0/1 sample weight, so padding and unlabelled sub-tokens cost nothing
     (outside case A-3): `reduction="sum"` under `tfllm.training.train`,
     which normalises the weights, or `"mean_with_sample_weight"` alone.
+    The softmax head takes a sparse cross-entropy from logits, the CRF head
+    a `CRFLoss` (`training_loss` gives the right one).
 
     Args:
         backbone: `keras_hub.models.Backbone` with a `sequence_output`
@@ -39,6 +55,8 @@ class TokenClassifier(Task):
         casing_features: bool. Take `casing_ids` as an extra input.
             Defaults to True.
         casing_dim: int. Width of the casing embedding. Defaults to 16.
+        head: str. `"softmax"` (default): independent per-token labels;
+            `"crf"`: a CRF over the logits.
 
     Inputs:
         A dict with int32 `token_ids`, `padding_mask`, `segment_ids` and
@@ -46,7 +64,11 @@ class TokenClassifier(Task):
         `[batch_size, sequence_length]`.
 
     Returns:
-        float32 logits `[batch_size, sequence_length, len(id2label)]`.
+        float32 logits `[batch_size, sequence_length, len(id2label)]`
+        (the CRF's emission scores with `head="crf"`).
+
+    Raises:
+        ValueError: unknown `head`.
 
     Examples:
     ```python
@@ -54,7 +76,13 @@ class TokenClassifier(Task):
         vocabulary_size=30, num_layers=2, num_heads=2, hidden_dim=32,
         intermediate_dim=64)
     model = TokenClassifier(backbone, ["O", "B-PER", "I-PER"])
+    crf_model = TokenClassifier(backbone, ["O", "B-PER", "I-PER"],
+                                head="crf")
     ```
+
+    References:
+        Lafferty, McCallum, Pereira (2001), "Conditional Random Fields:
+        Probabilistic Models for Segmenting and Labeling Sequence Data".
     """
 
     def __init__(
@@ -65,8 +93,11 @@ class TokenClassifier(Task):
         dropout=0.1,
         casing_features=True,
         casing_dim=16,
+        head="softmax",
         **kwargs,
     ):
+        if head not in HEADS:
+            raise ValueError(f"head must be one of {HEADS}: {head!r}")
         # === Layers ===
         self.backbone = backbone
         self.preprocessor = preprocessor
@@ -83,6 +114,17 @@ class TokenClassifier(Task):
                 "mixed") else None,
             name="classifier_head",
         )
+        # Outside the functional graph: the CRF reads the logits in the loss
+        # and in `decode_word_logits`, not in `call`.
+        self.crf = None
+        if head == "crf":
+            scheme = tagging_scheme(id2label)
+            self.crf = CRF(
+                len(id2label),
+                allowed=None if scheme is None
+                else allowed_transitions(id2label, scheme),
+                name="crf",
+            )
 
         # The pooled ([CLS]) output plays no part in token classification;
         # freezing it keeps its variables out of the optimizer.
@@ -115,6 +157,7 @@ class TokenClassifier(Task):
         self.dropout = dropout
         self.casing_features = casing_features
         self.casing_dim = casing_dim
+        self.head = head
 
     def model_inputs(self, encoding):
         """Dense model inputs from a preprocessor encoding.
@@ -166,12 +209,87 @@ class TokenClassifier(Task):
         word_logits = tf.cast(tf.gather_nd(logits, index), tf.float32)
         return encoding["word_window"].with_flat_values(word_logits)
 
+    def decode_word_logits(self, word_logits):
+        """Label ids of each sentence's words from their logits.
+
+        The softmax head takes each word's argmax; the CRF head runs
+        Viterbi over the sentence's words (padded to the longest sentence,
+        masked), so the whole sentence is one path.
+
+        Args:
+            word_logits: float `tf.RaggedTensor`
+                `[batch_size, (words), num_labels]`, from
+                `predict_word_logits`.
+
+        Returns:
+            int32 `tf.RaggedTensor` `[batch_size, (words)]`, with the row
+            splits of `word_logits`.
+        """
+        if self.crf is None:
+            return word_logits.with_flat_values(tf.argmax(
+                word_logits.flat_values, axis=-1, output_type=tf.int32))
+        lengths = word_logits.row_lengths()
+        padded = word_logits.to_tensor()  # [B, W, L]
+        mask = tf.sequence_mask(lengths, tf.shape(padded)[1])
+        tags, _ = self.crf.decode(padded, mask)
+        return word_logits.with_flat_values(tf.boolean_mask(tags, mask))
+
+    def predict_word_labels(self, words):
+        """Label ids per word for a batch of word lists, in graph ops.
+
+        `decode_word_logits(predict_word_logits(words))`: argmax, or
+        Viterbi for the CRF head. Used by evaluation, `predict_ner` and the
+        serving signature.
+
+        Args:
+            words: `tf.RaggedTensor` of `tf.string`, `[batch_size, (words)]`.
+
+        Returns:
+            int32 `tf.RaggedTensor` `[batch_size, (words)]`.
+
+        Raises:
+            ValueError: the model has no preprocessor.
+        """
+        return self.decode_word_logits(self.predict_word_logits(words))
+
+    def training_loss(self, reduction="sum"):
+        """The loss object of this model's head.
+
+        Args:
+            reduction: str. Keras reduction; `"sum"` (default) for
+                `tfllm.training.train`.
+
+        Returns:
+            Sparse cross-entropy from logits (softmax head) or a `CRFLoss`
+            bound to `self.crf` (CRF head).
+        """
+        if self.crf is not None:
+            return CRFLoss(self.crf, reduction=reduction)
+        return keras.losses.SparseCategoricalCrossentropy(
+            from_logits=True, reduction=reduction)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None,
+                     training=True):
+        """Keras' `compute_loss`; the CRF head binds its `CRFLoss` first.
+
+        Raises:
+            ValueError: a CRF model compiled without a `CRFLoss`.
+        """
+        if self.crf is not None:
+            if not isinstance(self.loss, CRFLoss):
+                raise ValueError(
+                    "a TokenClassifier with head='crf' trains with "
+                    f"tfllm.training.crf_loss.CRFLoss, not {self.loss!r}")
+            self.loss.crf = self.crf  # None after a checkpoint is loaded
+        return super().compute_loss(x, y, y_pred, sample_weight, training)
+
     def get_config(self):
         config = super().get_config()
         config.update({
             "dropout": self.dropout,
             "casing_features": self.casing_features,
             "casing_dim": self.casing_dim,
+            "head": self.head,
         })
         return config
 
@@ -185,6 +303,7 @@ def build_token_classifier(
     dropout=0.1,
     load_weights=True,
     word_splitter="whitespace",
+    head="softmax",
 ):
     """Loads a backbone and its tokenizer and builds a `TokenClassifier`.
 
@@ -200,6 +319,7 @@ def build_token_classifier(
         word_splitter: str. How served raw text is split into words:
             `"whitespace"` (default) or `"cjk_chars"` (Chinese); see
             `tfllm.preprocessing.word_splitter`.
+        head: str. `"softmax"` (default) or `"crf"`; see `TokenClassifier`.
 
     Returns:
         `TokenClassifier` with its preprocessor.
@@ -226,4 +346,5 @@ def build_token_classifier(
         preprocessor=preprocessor,
         dropout=dropout,
         casing_features=casing_features,
+        head=head,
     )
