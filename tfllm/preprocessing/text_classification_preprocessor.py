@@ -40,6 +40,8 @@ class TextClassificationPreprocessor(keras.layers.Layer):
             joined with single spaces first (`"我在Google北京"` is tokenized
             as `"我 在 Google 北 京"`); use it for Chinese with tokenizers
             that do not split CJK characters themselves (SentencePiece).
+            Fixed at construction: the traced tokenizing function keeps
+            the value it was traced with.
 
     Call arguments:
         text: `tf.string` `[batch_size]`.
