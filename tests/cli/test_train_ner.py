@@ -115,3 +115,57 @@ def test_command_line_errors_are_one_line(conll_dir, tmp_path):
     assert f"error: {bad}:2: expected at least 2" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "runs").exists()  # nothing written on bad input
+
+
+def test_crf_head_and_head_learning_rate_resume(tiny_preset, conll_dir,
+                                               tmp_path, capsys):
+    from tfllm.inference.ner import load_token_classifier
+    from tfllm.training.callbacks import resume_state
+
+    args = ["--backbone", str(tiny_preset), "--data-dir", str(conll_dir),
+            "--epochs", "1", "--batch-size", "4", "--learning-rate", "1e-3",
+            "--head", "crf", "--head-learning-rate", "1e-2",
+            "--max-length", "8", "--output-dir", str(tmp_path / "runs"),
+            "--run-name", "crf", "--no-export"]
+    run_dir = train_ner.main(args)
+    assert ("head learning rate 0.01 on casing_embedding, classifier_head, "
+            "crf") in capsys.readouterr().out
+    assert json.loads((run_dir / "config.json").read_text())["head"] == "crf"
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert (summary["head"], summary["head_learning_rate"]) == ("crf", 0.01)
+    training = json.loads((run_dir / "training_config.json").read_text())
+    assert training["head_learning_rate"] == 0.01
+    checkpoint, _ = resume_state(run_dir)
+    assert checkpoint.optimizer.learning_rate_multipliers == {
+        "^casing_embedding/": 10.0, "^classifier_head/": 10.0,
+        "^crf/": 10.0}
+    # Resumed: the checkpoint's CRFLoss and multipliers carry on.
+    run_dir = train_ner.main(args[:5] + ["2"] + args[6:])
+    assert "resuming" in capsys.readouterr().out
+    records = [json.loads(line) for line in
+               (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in records] == [1, 2]
+    assert records[1]["loss"] < records[0]["loss"]
+    assert load_token_classifier(run_dir).head == "crf"
+    with pytest.raises(SystemExit, match="--head 'hmm'"):
+        train_ner.main(args + ["--head", "hmm"])
+
+
+def test_crf_head_mixed_precision_xla_mirrored_run(tiny_preset, conll_dir,
+                                                   tmp_path):
+    import keras
+    import math
+
+    try:
+        run_dir = train_ner.main([
+            "--backbone", str(tiny_preset), "--data-dir", str(conll_dir),
+            "--epochs", "1", "--batch-size", "4", "--max-length", "8",
+            "--head", "crf", "--precision", "mixed_float16", "--jit-compile",
+            "--strategy", "mirrored", "--grad-accum-steps", "2",
+            "--output-dir", str(tmp_path / "runs"), "--run-name", "mixed",
+            "--no-export"])
+    finally:
+        keras.mixed_precision.set_dtype_policy("float32")
+    record = json.loads((run_dir / "metrics.jsonl").read_text())
+    assert math.isfinite(record["loss"])
+    assert 0.0 <= record["val_entity_f1"] <= 1.0

@@ -37,6 +37,7 @@ from tfllm.evaluation.ner_evaluator import evaluate_ner
 from tfllm.evaluation.ner_metrics import format_report
 from tfllm.evaluation.vocabulary_coverage import unknown_token_rate
 from tfllm.export.ner_serving import export_ner
+from tfllm.models.token_classifier import HEADS
 from tfllm.models.token_classifier import build_token_classifier
 from tfllm.training.distribute import is_chief
 from tfllm.training.distribute import make_strategy
@@ -80,6 +81,10 @@ class NerConfig:
     casing_features: bool = dataclasses.field(default=True, metadata={
         "help": "feed each word's casing class to the head"})
     dropout: float = 0.1
+    head: str = dataclasses.field(default="softmax", metadata={
+        "help": "'softmax' (a label per sub-token) or 'crf' (a linear-chain "
+                "CRF over the logits: Viterbi-decoded, valid IOB2 paths); "
+                "with crf, a --head-learning-rate such as 1e-3 is common"})
     max_train_sentences: Optional[int] = _help(
         "use only the first N training sentences (quick runs)")
     max_eval_sentences: Optional[int] = _help(
@@ -182,6 +187,8 @@ def main(argv=None):
     config, training, peft_args = parse_dataclasses(
         [NerConfig, TrainingConfig, PeftArgs], argv, description=__doc__
     )
+    if config.head not in HEADS:
+        raise SystemExit(f"--head {config.head!r}: expected one of {HEADS}")
     strategy = make_strategy(training.strategy)
     set_precision(training.precision)
     keras.utils.set_random_seed(training.seed)
@@ -209,6 +216,7 @@ def main(argv=None):
             config.backbone, id2label, config.max_length,
             config.window_overlap, config.casing_features, config.dropout,
             word_splitter=get_ner_dataset(config.dataset).word_splitter,
+            head=config.head,
         )
         peft_summary = apply_from_args(model, peft_args)
     data_report = report_data(model, data, report, run_dir)
@@ -230,8 +238,8 @@ def main(argv=None):
 
     # Sum over tokens; the pipeline's weights turn it into the token mean
     # of each optimizer update (see tfllm.data.pipeline.normalize_weights).
-    loss = keras.losses.SparseCategoricalCrossentropy(
-        from_logits=True, reduction="sum")
+    # Cross-entropy, or the CRF NLL spread over each window's tokens.
+    loss = model.training_loss(reduction="sum")
     with strategy.scope():
         model, history = train(model, encoded, training, run_dir, evaluate,
                                "entity_f1", loss)
@@ -241,6 +249,8 @@ def main(argv=None):
     final = report_split(model, validation, "validation", run_dir)
     extra = {
         "dataset": config.dataset,
+        "head": config.head,
+        "head_learning_rate": training.head_learning_rate,
         "unknown_subtoken_rate": {
             split: r["subtoken_unknown_rate"]
             for split, r in data_report["unknown_tokens"].items()},
