@@ -150,22 +150,3 @@ def test_crf_head_and_head_learning_rate_resume(tiny_preset, conll_dir,
     with pytest.raises(SystemExit, match="--head 'hmm'"):
         train_ner.main(args + ["--head", "hmm"])
 
-
-def test_crf_head_mixed_precision_xla_mirrored_run(tiny_preset, conll_dir,
-                                                   tmp_path):
-    import keras
-    import math
-
-    try:
-        run_dir = train_ner.main([
-            "--backbone", str(tiny_preset), "--data-dir", str(conll_dir),
-            "--epochs", "1", "--batch-size", "4", "--max-length", "8",
-            "--head", "crf", "--precision", "mixed_float16", "--jit-compile",
-            "--strategy", "mirrored", "--grad-accum-steps", "2",
-            "--output-dir", str(tmp_path / "runs"), "--run-name", "mixed",
-            "--no-export"])
-    finally:
-        keras.mixed_precision.set_dtype_policy("float32")
-    record = json.loads((run_dir / "metrics.jsonl").read_text())
-    assert math.isfinite(record["loss"])
-    assert 0.0 <= record["val_entity_f1"] <= 1.0

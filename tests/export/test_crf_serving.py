@@ -9,7 +9,6 @@ import tensorflow as tf
 
 from tfllm.evaluation.ner_evaluator import predict_tags
 from tfllm.export.ner_serving import export_ner
-from tfllm.inference.ner import NerPredictor
 from tfllm.models.token_classifier import TokenClassifier
 from tfllm.preprocessing.token_classification_preprocessor import (
     TokenClassificationPreprocessor,
@@ -64,6 +63,3 @@ print(json.dumps({{
         expected = [p[NER_LABELS.index(t)]
                     for p, t in zip(probabilities, sentence_tags)]
         np.testing.assert_allclose(row[:n], expected, atol=1e-5)
-    model.save(tmp_path / "model.keras")
-    text = SENTENCES[3:4]
-    assert NerPredictor(path)(text) == NerPredictor(tmp_path)(text)

@@ -78,3 +78,21 @@ def test_gradients_reach_logits_and_transitions_only_where_labelled():
     grads = tape.gradient(loss, [variable] + crf.trainable_variables)
     assert np.all(grads[0].numpy()[weights == 0] == 0)
     assert all(np.abs(g.numpy()).max() > 0 for g in grads)
+
+
+def test_loss_and_gradients_compile_with_xla():
+    logits, labels, weights = batch()
+    crf = trained_crf()
+    loss = CRFLoss(crf)
+
+    @tf.function(jit_compile=True)
+    def step(y, x, w):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            value = loss(y, x, w)
+        return value, tape.gradient(value, [x] + crf.trainable_variables)
+
+    value, grads = step(labels, logits, weights)
+    np.testing.assert_allclose(value, loss(labels, logits, weights),
+                               rtol=1e-5)
+    assert all(np.isfinite(g.numpy()).all() for g in grads)
