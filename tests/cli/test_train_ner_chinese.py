@@ -42,6 +42,11 @@ def test_cluener_layout_chinese_vocabulary(tmp_path, capsys):
     dev = report["unknown_tokens"]["validation"]
     assert (dev["words"], dev["unknown_words"]) == (7, 3)
     assert (dev["cjk_characters"], dev["unknown_cjk_characters"]) == (4, 2)
+    # Half the dev CJK characters are unknown: the report names the
+    # Chinese-capable encoder's command.
+    assert "50.0% of the CJK characters" in report["advice"]
+    assert "--backbone multilingual-e5-small" in report["advice"]
+    assert "WARNING: 50.0% of the CJK characters" in out
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["dataset"] == "cluener2020"
     assert summary["unknown_subtoken_rate"]["validation"] == 3 / 7

@@ -35,6 +35,7 @@ from tfllm.data.pipeline import encode_token_classification
 from tfllm.data.tagging import inside_label_ids
 from tfllm.evaluation.ner_evaluator import evaluate_ner
 from tfllm.evaluation.ner_metrics import format_report
+from tfllm.evaluation.vocabulary_coverage import chinese_vocabulary_advice
 from tfllm.evaluation.vocabulary_coverage import unknown_token_rate
 from tfllm.export.ner_serving import export_ner
 from tfllm.models.token_classifier import HEADS
@@ -155,7 +156,9 @@ def report_data(model, data, report, run_dir):
     Returns:
         dict with the `ConversionReport` summary and, per split, the
         unknown-token rate of the model's vocabulary
-        (`tfllm.evaluation.vocabulary_coverage`).
+        (`tfllm.evaluation.vocabulary_coverage`); `advice` (str) when the
+        vocabulary misses more than 5% of the CJK characters: the command
+        with the best Chinese NER figure.
     """
     result = {"conversion": report.summary(), "unknown_tokens": {}}
     for name, items in result["conversion"].items():
@@ -170,6 +173,10 @@ def report_data(model, data, report, run_dir):
               f"{coverage['subtokens']} sub-tokens are unknown "
               f"({coverage['word_unknown_rate']:.2%} of words, "
               f"{coverage['cjk_unknown_rate']:.2%} of CJK characters)")
+        advice = chinese_vocabulary_advice(coverage)
+        if advice and "advice" not in result:
+            result["advice"] = advice
+            print(f"WARNING: {advice}")
     (pathlib.Path(run_dir) / "data_report.json").write_text(
         json.dumps(result, indent=2, ensure_ascii=False) + "\n")
     return result
