@@ -63,3 +63,37 @@ print(json.dumps({{
         expected = [p[NER_LABELS.index(t)]
                     for p, t in zip(probabilities, sentence_tags)]
         np.testing.assert_allclose(row[:n], expected, atol=1e-5)
+
+
+def test_litert_bundle_carries_the_crf_and_numpy_viterbi_matches(tmp_path):
+    """The LiteRT bundle's crf.json + NumPy Viterbi give the graph's path."""
+    from tfllm.export.litert_bundle import viterbi
+    from tfllm.export.litert_bundle import write_bundle
+
+    preprocessor = TokenClassificationPreprocessor(tiny_tokenizer(), 16)
+    model = TokenClassifier(tiny_backbone(seed=6), NER_LABELS,
+                            preprocessor=preprocessor, head="crf")
+    rng = np.random.default_rng(1)
+    for variable in model.crf.weights:
+        variable.assign(3 * rng.normal(size=variable.shape))
+    folder = write_bundle(model, tmp_path / "bundle", {}, {})
+    crf = json.loads((folder / "crf.json").read_text())
+    words = [s.split() for s in SENTENCES]
+    logits = model.predict_word_logits(tf.ragged.constant(words))
+    expected = model.decode_word_logits(logits).to_list()
+    # Large random emissions too, so the transitions are not the only cue.
+    scaled = [np.asarray(row) * 4 for row in logits.to_list()]
+    expected_scaled = model.decode_word_logits(tf.ragged.constant(
+        [row.tolist() for row in scaled], ragged_rank=1)).to_list()
+    got = [viterbi(row, crf["transitions"], crf["start"], crf["end"])
+           for row in logits.to_list()]
+    got_scaled = [viterbi(row, crf["transitions"], crf["start"], crf["end"])
+                  for row in scaled]
+    assert got == expected and got_scaled == expected_scaled
+    assert got != [list(np.argmax(row, -1)) if row else []
+                   for row in logits.to_list()]
+    # A softmax model's bundle has no crf.json (argmax decoding).
+    softmax = TokenClassifier(tiny_backbone(seed=6), NER_LABELS,
+                              preprocessor=preprocessor)
+    assert not (write_bundle(softmax, tmp_path / "b2", {}, {})
+                / "crf.json").exists()

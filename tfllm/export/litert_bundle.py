@@ -9,6 +9,8 @@ what turns text into those ids, so an app or a check can run them:
       labels.txt         label names, id order
       preprocessing.json task, input names, lower-casing, window settings
       export_report.json sizes, input dtypes/shapes, probe agreement
+      crf.json           (CRF head only) transition, start and end scores,
+                         forbidden IOB2/BIOES moves included, for Viterbi
 
 `LiteRTTask` is the small tokenizer helper: it rebuilds the model's own
 tfllm preprocessor (KerasHub `BertTokenizer` over `vocab.txt`, the same
@@ -92,7 +94,44 @@ def write_bundle(model, folder, models, reports, sequence_length=None):
             json.dumps(settings, indent=2) + "\n")
         (temp / "export_report.json").write_text(
             json.dumps(reports, indent=2) + "\n")
+        if getattr(model, "crf", None) is not None:
+            transitions, start, end = (
+                np.asarray(t).tolist()
+                for t in model.crf.constrained_transitions())
+            (temp / "crf.json").write_text(json.dumps(
+                {"transitions": transitions, "start": start, "end": end})
+                + "\n")
     return folder
+
+
+def viterbi(potentials, transitions, start, end):
+    """The best label path of one sentence (Viterbi 1967), in NumPy.
+
+    The same path as `tfllm.layers.crf.viterbi_decode` (ties aside) for an
+    app that runs the `.tflite` encoder and decodes the CRF itself.
+
+    Args:
+        potentials: float `[num_words, num_labels]` word logits.
+        transitions: float `[num_labels, num_labels]`, from row label to
+            column label; `start`, `end`: float `[num_labels]` (`crf.json`).
+
+    Returns:
+        int list of `num_words` label ids (empty for no words).
+    """
+    potentials = np.asarray(potentials, np.float32)
+    if len(potentials) == 0:
+        return []
+    transitions = np.asarray(transitions, np.float32)
+    score = np.asarray(start, np.float32) + potentials[0]
+    back = []
+    for emission in potentials[1:]:
+        candidates = score[:, None] + transitions  # [previous, next]
+        back.append(candidates.argmax(0))
+        score = candidates.max(0) + emission
+    path = [int((score + np.asarray(end, np.float32)).argmax())]
+    for pointers in reversed(back):
+        path.append(int(pointers[path[-1]]))
+    return path[::-1]
 
 
 def load_preprocessor(folder):
@@ -213,6 +252,8 @@ class LiteRTTask:
         self.labels = (folder / "labels.txt").read_text().split("\n")[:-1]
         self.preprocessor = load_preprocessor(folder)
         self.model = LiteRTModel(folder / f"{flavour}.tflite", num_threads)
+        crf = folder / "crf.json"
+        self.crf = json.loads(crf.read_text()) if crf.exists() else None
 
     def encode(self, batch):
         """`(dense int32 inputs, encoding)` of a batch of texts/word lists."""
@@ -238,9 +279,20 @@ class LiteRTTask:
             return gather_word_logits(encoding, logits)
         return logits
 
+    def decode(self, logits):
+        """Label names of `logits` (as returned by `logits`).
+
+        NER: per word, by argmax, or by Viterbi (`viterbi`) over the
+        sentence when the bundle has `crf.json`; classification: per text.
+        """
+        if self.settings["task"] != TOKEN_TASK:
+            return [self.labels[i] for i in np.asarray(logits).argmax(-1)]
+        if self.crf is None:
+            return [[self.labels[i] for i in x.argmax(-1)] for x in logits]
+        return [[self.labels[i] for i in viterbi(
+            x, self.crf["transitions"], self.crf["start"], self.crf["end"])]
+            for x in logits]
+
     def predict(self, batch):
         """Label names: per word (NER) or per text (classification)."""
-        logits = self.logits(batch)
-        if self.settings["task"] == TOKEN_TASK:
-            return [[self.labels[i] for i in x.argmax(-1)] for x in logits]
-        return [self.labels[i] for i in logits.argmax(-1)]
+        return self.decode(self.logits(batch))

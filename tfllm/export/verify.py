@@ -85,16 +85,15 @@ def keras_row(model, items, gold, latency_items):
     """The in-memory Keras model (its `tf.function` evaluation path)."""
     kind = task_kind(model)
     if kind == TOKEN_TASK:
-        from tfllm.evaluation.ner_evaluator import word_logits_function
+        from tfllm.evaluation.ner_evaluator import word_labels_function
 
-        function = word_logits_function(model)
+        function = word_labels_function(model)  # argmax or Viterbi (CRF)
 
         def predict(batch):
-            logits = function(tf.ragged.constant(
+            ids = function(tf.ragged.constant(
                 batch, dtype=tf.string, row_splits_dtype=tf.int64))
-            ids = [x.argmax(-1) for x in
-                   (np.asarray(r) for r in logits.to_list())]
-            return [[model.id2label[i] for i in row] for row in ids]
+            return [[model.id2label[i] for i in row]
+                    for row in ids.to_list()]
     else:
         from tfllm.evaluation.classification_evaluator import (
             logits_function,
@@ -155,7 +154,6 @@ def litert_row(folder, flavour, kind, items, gold, latency_items,
                reference, num_threads=None):
     """One `.tflite` flavour; timings on pre-tokenized inputs."""
     task = LiteRTTask(folder, flavour, num_threads)
-    labels = task.labels
 
     def encoded(batches):
         return [task.encode(batch) for batch in batches]
@@ -166,11 +164,10 @@ def litert_row(folder, flavour, kind, items, gold, latency_items,
     seconds, outputs = time_calls(lambda e: task.run(e[0]), batches)
     predicted = []
     for (_, encoding), logits in zip(batches, outputs):
-        if kind == TOKEN_TASK:
-            predicted += [[labels[i] for i in x.argmax(-1)]
-                          for x in gather_word_logits(encoding, logits)]
+        if kind == TOKEN_TASK:  # argmax, or Viterbi with crf.json
+            predicted += task.decode(gather_word_logits(encoding, logits))
         else:
-            predicted += [labels[i] for i in logits.argmax(-1)]
+            predicted += task.decode(logits)
     path = pathlib.Path(folder) / f"{flavour}.tflite"
     return _row(f"TFLite {flavour} (token ids)", folder_bytes(path),
                 latency, seconds, len(items), _score(kind, gold, predicted),
