@@ -87,3 +87,34 @@ def test_cjk_chars_tokenizes_the_space_joined_words():
     pair = cjk(tf.constant(["iphone15"]), tf.constant(["google北京"]))
     assert pair["token_ids"].to_list() == [[2, 15, 16, 3, 14, 7, 8, 3]]
     assert pair["segment_ids"].to_list() == [[0, 0, 0, 0, 1, 1, 1, 1]]
+
+
+def test_cjk_chars_drops_sentencepiece_bare_metaspaces(tmp_path):
+    """The spaces put between characters give XLM-R style tokenizers a
+    bare `▁` before each character without a `▁<char>` piece; the
+    classifier drops them as the NER preprocessor does (same pieces)."""
+    import keras_hub
+    from tiny_e5 import PIECES
+    from tiny_e5 import write_tiny_e5
+
+    from tfllm.checkpoints.e5 import write_hf_checkpoint
+    from tfllm.preprocessing.token_classification_preprocessor import (
+        TokenClassificationPreprocessor,
+    )
+
+    write_tiny_e5(tmp_path / "tiny.bin")
+    folder = write_hf_checkpoint(tmp_path / "tiny.bin", tmp_path / "hf")
+    tokenizer = keras_hub.tokenizers.Tokenizer.from_preset(str(folder))
+    cjk = TextClassificationPreprocessor(
+        tokenizer, 16, word_splitter="cjk_chars")
+    index = {p: i for i, p in enumerate(PIECES)}
+    assert cjk(tf.constant(["国人中ab", ""]))["token_ids"].to_list() == [
+        [0, index["国"], index["人"], index["▁中"], index["▁ab"], 2], [0, 2]]
+    ner = TokenClassificationPreprocessor(
+        tokenizer, 16, casing_features=False, word_splitter="cjk_chars")
+    words = tf.ragged.constant([["国", "人", "中", "ab"]])
+    assert ner(words)["token_ids"].to_list() == cjk(
+        tf.constant(["国人中ab"]))["token_ids"].to_list()
+    # The whitespace splitter leaves SentencePiece's own pieces alone.
+    plain = TextClassificationPreprocessor(tokenizer, 16)
+    assert index["▁"] in plain(tf.constant(["国 人"]))["token_ids"].to_list()[0]

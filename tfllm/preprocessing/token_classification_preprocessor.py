@@ -88,6 +88,27 @@ class _SpecialTokens:
         )
 
 
+def bare_metaspace_id(tokenizer):
+    """Id of SentencePiece's lone word-start piece `▁` (U+2581), or None.
+
+    Args:
+        tokenizer: a KerasHub tokenizer.
+
+    Returns:
+        int, or None for tokenizers without SentencePiece's `proto`
+        (WordPiece, byte-level BPE) or whose vocabulary lacks the piece.
+    """
+    if not hasattr(tokenizer, "proto"):
+        return None  # WordPiece and byte-level BPE have no such piece
+    try:
+        piece = tokenizer.token_to_id(METASPACE)
+    except (KeyError, ValueError):
+        return None
+    if piece is None or int(piece) == unknown_token_id(tokenizer):
+        return None
+    return int(piece)
+
+
 @keras.saving.register_keras_serializable(package="tfllm")
 class TokenClassificationPreprocessor(keras.layers.Layer):
     """Turns a batch of word lists into model inputs for token classification.
@@ -186,16 +207,7 @@ class TokenClassificationPreprocessor(keras.layers.Layer):
         return self.tokenizer(flat_words)
 
     def _bare_metaspace_id(self):
-        """Id of SentencePiece's lone word-start piece `▁`, or None."""
-        if not hasattr(self.tokenizer, "proto"):
-            return None  # WordPiece and byte-level BPE have no such piece
-        try:
-            piece = self.tokenizer.token_to_id(METASPACE)
-        except (KeyError, ValueError):
-            return None
-        if piece is None or int(piece) == unknown_token_id(self.tokenizer):
-            return None
-        return int(piece)
+        return bare_metaspace_id(self.tokenizer)
 
     def _word_pieces(self, flat_words):
         """Sub-token ids per word; a word with no sub-token gets `[UNK]`."""
