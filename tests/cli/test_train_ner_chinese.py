@@ -66,3 +66,70 @@ def test_dataset_flag_errors():
         train_ner.main(["--dataset", "msra"])
     with pytest.raises(SystemExit, match="needs --train-file"):
         train_ner.main(["--dataset", "char_bio"])
+
+
+def test_lexicon_features_crf_run_and_export(tmp_path):
+    """--lexicon-features: trained, saved and served with the same classes."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from tfllm.evaluation.ner_evaluator import predict_tags
+    from tfllm.preprocessing.word_splitter import split_words
+
+    data = tmp_path / "cluener2020"
+    data.mkdir()
+    for name, records in (("train.json", TRAIN * 2), ("dev.json", DEV)):
+        (data / name).write_text("\n".join(
+            json.dumps(r, ensure_ascii=False) for r in records) + "\n")
+    lexicon = tmp_path / "lexicon.txt"
+    lexicon.write_text("北京\n工作\n公司 9\n我\n", encoding="utf-8")
+    preset = tmp_path / "zh_bert"
+    tiny_cjk_backbone().save_to_preset(str(preset))
+    tiny_cjk_tokenizer().save_to_preset(str(preset))
+    run_dir = train_ner.main([
+        "--dataset", "cluener2020", "--data-dir", str(data),
+        "--backbone", str(preset), "--epochs", "1", "--batch-size", "4",
+        "--max-length", "8", "--head", "crf",
+        "--lexicon-features", str(lexicon),
+        "--output-dir", str(tmp_path / "runs"), "--run-name", "lex",
+        "--export-dir", str(tmp_path / "sm")])
+    for name in ("config.json", "summary.json"):
+        recorded = json.loads((run_dir / name).read_text())
+        assert recorded["lexicon_features"] == str(lexicon)
+    lexicon.unlink()  # the model and the export carry the words
+    model = keras.models.load_model(run_dir / "model.keras")
+    assert model.head == "crf" and model.lexicon_features
+    texts = ["我在北京的公司工作", "Google公司在北京工作了15年，我😀", "京"]
+    words = split_words(tf.constant(texts), "cjk_chars")[0].to_list()
+    words = [[w.decode() for w in sentence] for sentence in words]
+    ragged = tf.ragged.constant(words, row_splits_dtype=tf.int64)
+    # The lexicon classes change the logits, so equal scores below mean
+    # the served graph computed the same classes.
+    inputs = model.model_inputs(model.preprocessor(ragged))
+    assert inputs["lexicon_ids"].numpy().max() > 2
+    plain = dict(inputs, lexicon_ids=tf.minimum(inputs["lexicon_ids"], 1))
+    assert np.abs(model(inputs) - model(plain)).max() > 1e-4
+    serve = tf.saved_model.load(str(tmp_path / "sm" / "1")).signatures[
+        "serving_default"]
+    out = serve(text=tf.constant(texts))
+    lengths = out["num_words"].numpy().tolist()
+    assert lengths == [len(w) for w in words]
+    tags = [[t.decode() for t in row[:n]]
+            for row, n in zip(out["tags"].numpy(), lengths)]
+    assert tags == predict_tags(model, words)
+    logits = model.predict_word_logits(ragged)
+    for row, n, sentence_tags, sentence_logits in zip(
+            out["scores"].numpy(), lengths, tags, logits.to_list()):
+        probabilities = tf.nn.softmax(sentence_logits, axis=-1).numpy()
+        expected = [p[model.id2label.index(t)]
+                    for p, t in zip(probabilities, sentence_tags)]
+        np.testing.assert_allclose(row[:n], expected, atol=1e-5)
+
+
+def test_lexicon_flag_errors(tmp_path):
+    bad = tmp_path / "bad.txt"
+    bad.write_text("北京 often\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"bad.txt:1: the frequency"):
+        train_ner.main(["--dataset", "cluener2020", "--lexicon-features",
+                        str(bad), "--data-dir", str(tmp_path)])

@@ -226,3 +226,75 @@ def test_crf_save_load_keeps_predictions_and_resumes_training(tmp_path):
     x, y, w = next(iter(make_dataset(encoded(resumed), 2, 16)))
     loss = resumed.train_on_batch(x, y, w)
     assert resumed.loss.crf is resumed.crf and np.isfinite(loss)
+
+
+LEXICON_SENTENCES = [list("我在北京大学工作"), ["Zorbex", "北", "京"]]
+
+
+def lexicon_classifier(tmp_path, head="softmax", seed=0):
+    """A tiny classifier with lexicon features from a word list file."""
+    from tfllm.preprocessing.token_classification_preprocessor import (
+        TokenClassificationPreprocessor,
+    )
+    from tiny import tiny_backbone
+    from tiny import tiny_tokenizer
+
+    path = tmp_path / "lexicon.txt"
+    path.write_text("北京\n北京大学\n大学\n工作\n我\n", encoding="utf-8")
+    preprocessor = TokenClassificationPreprocessor(
+        tiny_tokenizer(), 16, lexicon_features=str(path))
+    return TokenClassifier(tiny_backbone(seed), NER_LABELS,
+                           preprocessor=preprocessor, dropout=0.0,
+                           lexicon_features=True, head=head)
+
+
+def test_lexicon_features_config_save_and_load(tmp_path):
+    from tfllm.training.optimizers import head_learning_rate_multipliers
+
+    model = lexicon_classifier(tmp_path, head="crf")
+    randomise_crf(model)
+    config = model.get_config()
+    assert (config["lexicon_features"], config["lexicon_dim"]) == (True, 16)
+    clone = TokenClassifier.from_config(dict(
+        config, preprocessor=model.preprocessor))
+    assert clone.count_params() == model.count_params() == (
+        crf_classifier().count_params() + 17 * 16 + 16 * len(NER_LABELS))
+    assert "^lexicon_embedding/" in head_learning_rate_multipliers(model, 10)
+    words = tf.ragged.constant(LEXICON_SENTENCES, row_splits_dtype=tf.int64)
+    # The lexicon classes reach the head: other classes, other logits.
+    inputs = model.model_inputs(model.preprocessor(words))
+    assert inputs["lexicon_ids"].numpy().max() > 1
+    changed = dict(inputs, lexicon_ids=tf.minimum(inputs["lexicon_ids"], 1))
+    assert np.abs(model(inputs) - model(changed)).max() > 1e-3
+    logits = model.predict_word_logits(words).flat_values.numpy()
+    labels = model.predict_word_labels(words).to_list()
+    model.save(tmp_path / "model.keras")
+    # The .keras file carries the words: the word list is not needed.
+    (tmp_path / "lexicon.txt").unlink()
+    loaded = keras.models.load_model(tmp_path / "model.keras")
+    assert loaded.preprocessor.lexicon_words == (
+        model.preprocessor.lexicon_words)
+    np.testing.assert_allclose(
+        loaded.predict_word_logits(words).flat_values.numpy(), logits,
+        atol=1e-6)
+    assert loaded.predict_word_labels(words).to_list() == labels
+    old = dict(config, preprocessor=model.preprocessor)
+    del old["lexicon_features"], old["lexicon_dim"]  # older configs
+    assert TokenClassifier.from_config(old).lexicon_embedding is None
+    with pytest.raises(ValueError, match="lexicon_ids"):
+        TokenClassifier(model.backbone, NER_LABELS,
+                        preprocessor=type(model.preprocessor)(
+                            model.preprocessor.tokenizer, 16),
+                        lexicon_features=True)
+
+
+def test_lexicon_features_encode_and_fit(tmp_path):
+    model = lexicon_classifier(tmp_path)
+    sentences = [LEXICON_SENTENCES[0], SENTENCE_B]
+    tags = [["O", "O", "B-LOC", "I-LOC", "O", "O", "O", "O"], TAGS_B]
+    data = encoded(model, sentences, tags)
+    assert data.features["lexicon_ids"].to_list()[0] == [
+        0, 2, 1, 9, 7, 13, 3, 9, 3, 0]
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss=loss_object())
+    history = model.fit(make_dataset(data, 2, 16), epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])

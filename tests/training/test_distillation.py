@@ -89,6 +89,26 @@ def test_student_copies_teacher_weights():
     assert student(inputs).shape == (1, 5, 7)
 
 
+def test_student_copies_the_lexicon_embedding(tmp_path):
+    from tfllm.models.token_classifier import TokenClassifier
+    from tfllm.preprocessing.token_classification_preprocessor import (
+        TokenClassificationPreprocessor,
+    )
+    from tiny import NER_LABELS
+    from tiny import tiny_backbone
+    from tiny import tiny_tokenizer
+
+    (tmp_path / "words.txt").write_text("北京\n", encoding="utf-8")
+    teacher = TokenClassifier(
+        tiny_backbone(), NER_LABELS, lexicon_features=True,
+        preprocessor=TokenClassificationPreprocessor(
+            tiny_tokenizer(), 16, lexicon_features=tmp_path / "words.txt"))
+    student = student_from_teacher(teacher, 1)
+    np.testing.assert_array_equal(
+        student.lexicon_embedding.get_weights()[0],
+        teacher.lexicon_embedding.get_weights()[0])
+
+
 def test_teacher_logits_ragged_and_dense():
     teacher = tiny_token_classifier()
     ids = tf.ragged.constant([[2, 8, 3], [2, 9, 10, 11, 3]], tf.int32)

@@ -40,6 +40,7 @@ from tfllm.evaluation.vocabulary_coverage import unknown_token_rate
 from tfllm.export.ner_serving import export_ner
 from tfllm.models.token_classifier import HEADS
 from tfllm.models.token_classifier import build_token_classifier
+from tfllm.preprocessing.lexicon import load_lexicon
 from tfllm.training.distribute import is_chief
 from tfllm.training.distribute import make_strategy
 from tfllm.training.precision import set_precision
@@ -86,6 +87,10 @@ class NerConfig:
         "help": "'softmax' (a label per sub-token) or 'crf' (a linear-chain "
                 "CRF over the logits: Viterbi-decoded, valid IOB2 paths); "
                 "with crf, a --head-learning-rate such as 1e-3 is common"})
+    lexicon_features: Optional[str] = _help(
+        "'jieba' or a word list file: feed each character's SoftLexicon-"
+        "style word-boundary class (B/M/E/S lexicon matches) to the head "
+        "(Chinese NER)")
     max_train_sentences: Optional[int] = _help(
         "use only the first N training sentences (quick runs)")
     max_eval_sentences: Optional[int] = _help(
@@ -196,6 +201,8 @@ def main(argv=None):
     )
     if config.head not in HEADS:
         raise SystemExit(f"--head {config.head!r}: expected one of {HEADS}")
+    if config.lexicon_features is not None:
+        load_lexicon(config.lexicon_features)  # a bad word list fails first
     strategy = make_strategy(training.strategy)
     set_precision(training.precision)
     keras.utils.set_random_seed(training.seed)
@@ -223,7 +230,7 @@ def main(argv=None):
             config.backbone, id2label, config.max_length,
             config.window_overlap, config.casing_features, config.dropout,
             word_splitter=get_ner_dataset(config.dataset).word_splitter,
-            head=config.head,
+            head=config.head, lexicon_features=config.lexicon_features,
         )
         peft_summary = apply_from_args(model, peft_args)
     data_report = report_data(model, data, report, run_dir)
@@ -258,6 +265,7 @@ def main(argv=None):
         "dataset": config.dataset,
         "head": config.head,
         "head_learning_rate": training.head_learning_rate,
+        "lexicon_features": config.lexicon_features,
         "unknown_subtoken_rate": {
             split: r["subtoken_unknown_rate"]
             for split, r in data_report["unknown_tokens"].items()},

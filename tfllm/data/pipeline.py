@@ -26,7 +26,7 @@ class EncodedWindows:
     Attributes:
         features: dict of int32 `tf.RaggedTensor` `[num_windows, (length)]`:
             `token_ids`, `padding_mask`, `segment_ids`, optional
-            `casing_ids`.
+            `casing_ids` and `lexicon_ids`.
         labels: int32 `tf.RaggedTensor` `[num_windows, (length)]` (one label
             per token), int32 `[num_windows]` (one class per sequence) or
             float32 `[num_windows, num_labels]` (multi-hot, multi-label).
@@ -87,8 +87,9 @@ def encode_token_classification(
             "padding_mask": tf.ones_like(token_ids),
             "segment_ids": tf.zeros_like(token_ids),
         }
-        if "casing_ids" in encoding:
-            chunk["casing_ids"] = encoding["casing_ids"]
+        for name in ("casing_ids", "lexicon_ids"):
+            if name in encoding:
+                chunk[name] = encoding[name]
         features.append(chunk)
         labels.append(y)
         weights.append(w)

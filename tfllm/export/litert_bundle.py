@@ -11,10 +11,13 @@ what turns text into those ids, so an app or a check can run them:
       export_report.json sizes, input dtypes/shapes, probe agreement
       crf.json           (CRF head only) transition, start and end scores,
                          forbidden IOB2/BIOES moves included, for Viterbi
+      lexicon.txt        (lexicon features only) the lexicon words, one a
+                         line, for the `lexicon_ids` input
 
 `LiteRTTask` is the small tokenizer helper: it rebuilds the model's own
 tfllm preprocessor (KerasHub `BertTokenizer` over `vocab.txt`, the same
-windows and casing classes as training) and runs a `.tflite` file with the
+windows, casing and lexicon classes as training; `lexicon.txt` feeds
+`tfllm.preprocessing.lexicon`) and runs a `.tflite` file with the
 LiteRT interpreter, returning the same logits as the Keras model's
 `predict_word_logits` (NER) or `predict_logits` (classification).
 """
@@ -32,6 +35,7 @@ from tfllm.utils.atomic import atomic_path
 
 TOKEN_TASK = "token_classification"
 TEXT_TASK = "text_classification"
+LEXICON_FILE = "lexicon.txt"
 
 
 def task_kind(model):
@@ -63,6 +67,8 @@ def preprocessing_settings(model, sequence_length=None):
     if settings["task"] == TOKEN_TASK:
         settings["window_overlap"] = int(preprocessor.window_overlap)
         settings["casing_features"] = bool(preprocessor.casing_features)
+        if getattr(preprocessor, "lexicon_features", None) is not None:
+            settings["lexicon"] = LEXICON_FILE
     else:
         settings["word_splitter"] = preprocessor.word_splitter
     return settings
@@ -89,6 +95,10 @@ def write_bundle(model, folder, models, reports, sequence_length=None):
         vocabulary = model.preprocessor.tokenizer.get_vocabulary()
         (temp / "vocab.txt").write_text("\n".join(vocabulary) + "\n")
         (temp / "labels.txt").write_text("\n".join(model.id2label) + "\n")
+        words = getattr(model.preprocessor, "lexicon_words", None)
+        if words is not None:
+            (temp / LEXICON_FILE).write_text(
+                "\n".join(words) + "\n", encoding="utf-8")
         settings = preprocessing_settings(model, sequence_length)
         (temp / "preprocessing.json").write_text(
             json.dumps(settings, indent=2) + "\n")
@@ -152,9 +162,11 @@ def load_preprocessor(folder):
         from tfllm.preprocessing.token_classification_preprocessor import (
             TokenClassificationPreprocessor,
         )
+        lexicon = settings.get("lexicon")  # older bundles: absent
         return TokenClassificationPreprocessor(
             tokenizer, settings["sequence_length"],
-            settings["window_overlap"], settings["casing_features"])
+            settings["window_overlap"], settings["casing_features"],
+            lexicon_features=None if lexicon is None else folder / lexicon)
     from tfllm.preprocessing.text_classification_preprocessor import (
         TextClassificationPreprocessor,
     )

@@ -8,7 +8,9 @@ Chinese; `tfllm.preprocessing.word_splitter`), tokenizes in-graph
 length works) and returns dense tensors, since TF Serving cannot return
 ragged ones (outside case BR-07). Label names and the
 vocabulary are written to `assets/` as `labels.txt` and `vocab.txt`, the
-word splitter to `assets/word_splitter.txt`.
+word splitter to `assets/word_splitter.txt`. A model with lexicon features
+computes its lexicon classes in the graph too (the lexicon's hash table is
+saved in the SavedModel; `tfllm.preprocessing.lexicon`).
 
 The export loads and runs in a process that imports only TensorFlow and
 tensorflow-text:

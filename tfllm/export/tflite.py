@@ -2,8 +2,8 @@
 
 A task model is exported on token ids: a SavedModel whose `serving_default`
 takes the model's int32 inputs (`token_ids`, `padding_mask`, `segment_ids`
-and, for NER with casing features, `casing_ids`, each
-`[batch, sequence_length]`) and returns float32 `logits`; the TFLite
+and, for NER with casing or lexicon features, `casing_ids`, `lexicon_ids`,
+each `[batch, sequence_length]`) and returns float32 `logits`; the TFLite
 converter reads it. Tokenization stays outside the `.tflite` file (TFLite
 has no tensorflow-text ops): the vocabulary and the preprocessing settings
 travel beside it (`tfllm.export.litert_bundle`).

@@ -78,6 +78,9 @@ def write_version(model, export_base, serving_fn, input_signature,
         archive = keras.export.ExportArchive()
         archive.track(model)
         archive.track(model.preprocessor)
+        table = getattr(model.preprocessor, "lexicon_table", None)
+        if table is not None:  # not tracked by the layer (see set_lexicon)
+            archive.track(table)
         archive.add_endpoint(
             name="serving_default", fn=serving_fn,
             input_signature=input_signature,

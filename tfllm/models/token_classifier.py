@@ -11,6 +11,7 @@ from tfllm.models.task import Task
 # rebuild a saved model from this module alone.
 import tfllm.preprocessing.token_classification_preprocessor  # noqa: F401
 from tfllm.preprocessing.casing import NUM_CASING_CLASSES
+from tfllm.preprocessing.lexicon import NUM_LEXICON_CLASSES
 from tfllm.training.crf_loss import CRFLoss
 
 HEADS = ("softmax", "crf")
@@ -26,6 +27,10 @@ class TokenClassifier(Task):
     logits. With `casing_features`, a small embedding of each sub-token's word
     casing class (see `tfllm.preprocessing.casing`) is concatenated to the
     backbone output first: uncased checkpoints cannot see capitals otherwise.
+    With `lexicon_features`, an embedding of each sub-token's word lexicon
+    class (SoftLexicon-style B/M/E/S match flags, Ma et al. 2020; see
+    `tfllm.preprocessing.lexicon`) is concatenated the same way: a
+    character-level Chinese tagger then sees word boundaries.
 
     With `head="crf"` a linear-chain CRF (`tfllm.layers.CRF`; Lafferty et
     al. 2001, as in BERT-CRF taggers) sits on the logits, which become its
@@ -55,20 +60,25 @@ class TokenClassifier(Task):
         casing_features: bool. Take `casing_ids` as an extra input.
             Defaults to True.
         casing_dim: int. Width of the casing embedding. Defaults to 16.
+        lexicon_features: bool. Take `lexicon_ids` as an extra input; the
+            preprocessor (if given) must compute them (its
+            `lexicon_features` set). Defaults to False.
+        lexicon_dim: int. Width of the lexicon embedding. Defaults to 16.
         head: str. `"softmax"` (default): independent per-token labels;
             `"crf"`: a CRF over the logits.
 
     Inputs:
         A dict with int32 `token_ids`, `padding_mask`, `segment_ids` and
-        (with `casing_features`) `casing_ids`, each
-        `[batch_size, sequence_length]`.
+        (with `casing_features`) `casing_ids` and (with `lexicon_features`)
+        `lexicon_ids`, each `[batch_size, sequence_length]`.
 
     Returns:
         float32 logits `[batch_size, sequence_length, len(id2label)]`
         (the CRF's emission scores with `head="crf"`).
 
     Raises:
-        ValueError: unknown `head`.
+        ValueError: unknown `head`, or `lexicon_features` with a
+            preprocessor that has no lexicon.
 
     Examples:
     ```python
@@ -83,6 +93,8 @@ class TokenClassifier(Task):
     References:
         Lafferty, McCallum, Pereira (2001), "Conditional Random Fields:
         Probabilistic Models for Segmenting and Labeling Sequence Data".
+        Ma, Peng, Zhang, Wei, Huang (2020), "Simplify the Usage of Lexicon
+        in Chinese NER".
     """
 
     def __init__(
@@ -94,10 +106,18 @@ class TokenClassifier(Task):
         casing_features=True,
         casing_dim=16,
         head="softmax",
+        lexicon_features=False,
+        lexicon_dim=16,
         **kwargs,
     ):
         if head not in HEADS:
             raise ValueError(f"head must be one of {HEADS}: {head!r}")
+        if lexicon_features and preprocessor is not None and getattr(
+                preprocessor, "lexicon_features", None) is None:
+            raise ValueError(
+                "lexicon_features=True needs a preprocessor that computes "
+                "lexicon_ids: TokenClassificationPreprocessor("
+                "lexicon_features='jieba' or a word list path)")
         # === Layers ===
         self.backbone = backbone
         self.preprocessor = preprocessor
@@ -106,6 +126,11 @@ class TokenClassifier(Task):
         if casing_features:
             self.casing_embedding = keras.layers.Embedding(
                 NUM_CASING_CLASSES, casing_dim, name="casing_embedding"
+            )
+        self.lexicon_embedding = None
+        if lexicon_features:
+            self.lexicon_embedding = keras.layers.Embedding(
+                NUM_LEXICON_CLASSES, lexicon_dim, name="lexicon_embedding"
             )
         self.classifier_head = keras.layers.Dense(
             len(id2label),
@@ -148,6 +173,14 @@ class TokenClassifier(Task):
             x = keras.layers.Concatenate(name="with_casing")(
                 [x, keras.ops.cast(casing, x.dtype)]
             )
+        if lexicon_features:
+            inputs["lexicon_ids"] = keras.Input(
+                shape=(None,), dtype="int32", name="lexicon_ids"
+            )
+            lexicon = self.lexicon_embedding(inputs["lexicon_ids"])
+            x = keras.layers.Concatenate(name="with_lexicon")(
+                [x, keras.ops.cast(lexicon, x.dtype)]
+            )
         x = self.head_dropout(x)
         logits = self.classifier_head(x)
         super().__init__(inputs=inputs, outputs=logits, **kwargs)
@@ -158,6 +191,8 @@ class TokenClassifier(Task):
         self.casing_features = casing_features
         self.casing_dim = casing_dim
         self.head = head
+        self.lexicon_features = lexicon_features
+        self.lexicon_dim = lexicon_dim
 
     def model_inputs(self, encoding):
         """Dense model inputs from a preprocessor encoding.
@@ -177,6 +212,8 @@ class TokenClassifier(Task):
         }
         if self.casing_features:
             inputs["casing_ids"] = encoding["casing_ids"].to_tensor()
+        if self.lexicon_features:
+            inputs["lexicon_ids"] = encoding["lexicon_ids"].to_tensor()
         return inputs
 
     def predict_word_logits(self, words):
@@ -290,6 +327,8 @@ class TokenClassifier(Task):
             "casing_features": self.casing_features,
             "casing_dim": self.casing_dim,
             "head": self.head,
+            "lexicon_features": self.lexicon_features,
+            "lexicon_dim": self.lexicon_dim,
         })
         return config
 
@@ -304,6 +343,7 @@ def build_token_classifier(
     load_weights=True,
     word_splitter="whitespace",
     head="softmax",
+    lexicon_features=None,
 ):
     """Loads a backbone and its tokenizer and builds a `TokenClassifier`.
 
@@ -320,6 +360,9 @@ def build_token_classifier(
             `"whitespace"` (default) or `"cjk_chars"` (Chinese); see
             `tfllm.preprocessing.word_splitter`.
         head: str. `"softmax"` (default) or `"crf"`; see `TokenClassifier`.
+        lexicon_features: None (default), `"jieba"` or a word list path:
+            feed each word's lexicon class to the head (see
+            `TokenClassificationPreprocessor`).
 
     Returns:
         `TokenClassifier` with its preprocessor.
@@ -339,6 +382,7 @@ def build_token_classifier(
         window_overlap=window_overlap,
         casing_features=casing_features,
         word_splitter=word_splitter,
+        lexicon_features=lexicon_features,
     )
     return TokenClassifier(
         backbone,
@@ -347,4 +391,5 @@ def build_token_classifier(
         dropout=dropout,
         casing_features=casing_features,
         head=head,
+        lexicon_features=lexicon_features is not None,
     )

@@ -19,15 +19,23 @@ a word is predicted, and trained, in the window that owns its first
 sub-token. No word is dropped or truncated.
 """
 
+import os
+
 import keras
 import tensorflow as tf
 
 from tfllm.preprocessing.casing import SPECIAL
 from tfllm.preprocessing.casing import casing_classes
+from tfllm.preprocessing.lexicon import MAX_WORD_LENGTH
+from tfllm.preprocessing.lexicon import check_lexicon_source
+from tfllm.preprocessing.lexicon import lexicon_classes
+from tfllm.preprocessing.lexicon import lexicon_table
+from tfllm.preprocessing.lexicon import load_lexicon
 from tfllm.preprocessing.word_splitter import check_word_splitter
 
 
 METASPACE = "\u2581"  # SentencePiece's word-start marker
+LEXICON_ASSET = "lexicon.txt"  # the lexicon words in a `.keras` file
 
 
 def unknown_token_id(tokenizer):
@@ -132,6 +140,16 @@ class TokenClassificationPreprocessor(keras.layers.Layer):
             CJK character, runs of letters or digits stay words; see
             `tfllm.preprocessing.word_splitter`). Saved with the model, so
             training data and served text are split alike.
+        lexicon_features: None (default), `"jieba"` or a file path. Also
+            return `lexicon_ids`, each sub-token's word lexicon class: the
+            SoftLexicon-style B/M/E/S match flags of its word against this
+            lexicon (`tfllm.preprocessing.lexicon`; Ma et al. 2020), in
+            graph ops, so the serving graph computes them too. `"jieba"`
+            is jieba's dictionary (words of count >= 5), a path a UTF-8
+            word list (`load_lexicon`). The config keeps the string; the
+            words themselves are saved as `lexicon.txt` among the assets
+            of a `.keras` file, so a loaded model needs neither the file
+            nor the same jieba version.
 
     Call arguments:
         words: `tf.RaggedTensor` of `tf.string`, `[batch_size, (num_words)]`.
@@ -141,6 +159,8 @@ class TokenClassificationPreprocessor(keras.layers.Layer):
         number of windows in the batch (one per sentence that fits):
         - `token_ids`: int32 `[num_windows, (window_length)]`.
         - `casing_ids`: int32, same shape (only with `casing_features`).
+        - `lexicon_ids`: int32, same shape (only with `lexicon_features`),
+          in `[0, NUM_LEXICON_CLASSES)`, 0 on special tokens.
         - `window_sentence`: int32 `[num_windows]`, sentence of each window.
         - `word_window`, `word_position`: int32 `[batch_size, (num_words)]`,
           the window and the position in it whose output is each word's
@@ -151,8 +171,10 @@ class TokenClassificationPreprocessor(keras.layers.Layer):
           sub-token starts its word / is owned by this window.
 
     Raises:
-        ValueError: `sequence_length` or `window_overlap` out of range, or
-            an unknown `word_splitter`.
+        ValueError: `sequence_length` or `window_overlap` out of range, an
+            unknown `word_splitter`, or a malformed lexicon file
+            (`load_lexicon`).
+        FileNotFoundError: no lexicon file at `lexicon_features`.
 
     Examples:
     ```python
@@ -168,10 +190,12 @@ class TokenClassificationPreprocessor(keras.layers.Layer):
         window_overlap=None,
         casing_features=True,
         word_splitter="whitespace",
+        lexicon_features=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
         check_word_splitter(word_splitter)
+        check_lexicon_source(lexicon_features)
         if sequence_length < 3:
             raise ValueError(
                 f"sequence_length must be >= 3, got {sequence_length}"
@@ -191,7 +215,42 @@ class TokenClassificationPreprocessor(keras.layers.Layer):
         self.window_overlap = window_overlap
         self.casing_features = casing_features
         self.word_splitter = word_splitter
+        self.lexicon_features = (
+            None if lexicon_features is None else os.fspath(lexicon_features))
+        object.__setattr__(self, "lexicon_words", None)
+        object.__setattr__(self, "lexicon_table", None)
+        if self.lexicon_features is not None:
+            self.set_lexicon(load_lexicon(self.lexicon_features))
         self.built = True  # no weights of its own
+
+    def set_lexicon(self, words):
+        """Uses `words` (list of str) as the lexicon of `lexicon_ids`.
+
+        Both `lexicon_words` and the `tf.lookup.StaticHashTable`
+        `lexicon_table` are plain attributes, untracked by Keras and
+        TensorFlow: a tracked list of ~10^5 strings would be wrapped, and a
+        tracked table would be written into every SavedModel of the task
+        model, the token-id one for TFLite included, whose converter
+        refuses hash tables. The raw-text export tracks the table itself
+        (`tfllm.export.versioned.write_version`).
+        """
+        object.__setattr__(self, "lexicon_words", list(words))
+        with tf.init_scope():  # an eager resource, not one of a graph
+            object.__setattr__(
+                self, "lexicon_table", lexicon_table(self.lexicon_words))
+
+    def save_assets(self, dir_path):
+        """Writes the lexicon words (`.keras` saving) as `lexicon.txt`."""
+        if self.lexicon_words is not None:
+            path = os.path.join(dir_path, LEXICON_ASSET)
+            with open(path, "w", encoding="utf-8") as file:
+                file.write("\n".join(self.lexicon_words) + "\n")
+
+    def load_assets(self, dir_path):
+        """Reads the saved lexicon words (`.keras` loading), if any."""
+        path = os.path.join(dir_path, LEXICON_ASSET)
+        if self.lexicon_features is not None and os.path.exists(path):
+            self.set_lexicon(load_lexicon(path))
 
     def _special_id(self, *names):
         for name in names:
@@ -325,6 +384,17 @@ class TokenClassificationPreprocessor(keras.layers.Layer):
             outputs["casing_ids"] = with_specials(
                 tf.gather(word_casing, window_word), SPECIAL, SPECIAL
             )
+        if self.lexicon_features is not None:
+            if self.lexicon_table is None:
+                raise ValueError(
+                    f"no lexicon loaded for {self.lexicon_features!r}: "
+                    "the file was missing when the layer was rebuilt and "
+                    "no saved lexicon.txt asset was found")
+            word_lexicon = lexicon_classes(
+                words, self.lexicon_table, MAX_WORD_LENGTH).flat_values
+            outputs["lexicon_ids"] = with_specials(
+                tf.gather(word_lexicon, window_word), SPECIAL, SPECIAL
+            )
 
         # === Where each word's prediction is read ===
         word_token = tf.cumsum(piece_counts, exclusive=True)  # first piece
@@ -386,6 +456,7 @@ class TokenClassificationPreprocessor(keras.layers.Layer):
                 "window_overlap": self.window_overlap,
                 "casing_features": self.casing_features,
                 "word_splitter": self.word_splitter,
+                "lexicon_features": self.lexicon_features,
             }
         )
         return config
@@ -397,4 +468,16 @@ class TokenClassificationPreprocessor(keras.layers.Layer):
             config["tokenizer"] = keras.saving.deserialize_keras_object(
                 config["tokenizer"]
             )
-        return cls(**config)
+        try:
+            return cls(**config)
+        except (FileNotFoundError, ModuleNotFoundError):
+            # The lexicon file (or jieba) is gone: a `.keras` file carries
+            # the words, which `load_assets` reads after this; `call`
+            # raises if it does not.
+            source = config.get("lexicon_features")
+            if source is None:
+                raise
+            config["lexicon_features"] = None
+            layer = cls(**config)
+            layer.lexicon_features = source
+            return layer

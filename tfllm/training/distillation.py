@@ -144,8 +144,8 @@ def student_from_teacher(teacher, num_layers):
     """A task model with fewer transformer layers, initialised from teacher.
 
     Embeddings, the kept layers (`student_layer_indices`), the task head
-    and, for NER, the casing embedding are copied; the preprocessor (hence
-    tokenizer and vocabulary) is shared.
+    and, for NER, the casing and lexicon embeddings are copied; the
+    preprocessor (hence tokenizer, vocabulary and lexicon) is shared.
 
     Args:
         teacher: `TokenClassifier` or `TextClassifier` on a KerasHub
@@ -187,7 +187,8 @@ def student_from_teacher(teacher, num_layers):
     task_config["preprocessor"] = teacher.preprocessor
     task_config["name"] = teacher.name + f"_student{num_layers}"
     student = type(teacher).from_config(task_config)
-    for layer_name in ("classifier_head", "casing_embedding"):
+    for layer_name in ("classifier_head", "casing_embedding",
+                       "lexicon_embedding"):
         source = getattr(teacher, layer_name, None)
         if source is not None:
             getattr(student, layer_name).set_weights(source.get_weights())

@@ -72,8 +72,9 @@ def non_embedding_params(model):
 
     Embedding tables are recognised by their variable name, `embeddings`
     (Keras `Embedding` and KerasHub `ReversibleEmbedding` token tables,
-    KerasHub `PositionEmbedding`, segment and casing embeddings). Frozen
-    variables (e.g. the unused pooler of a `TokenClassifier`) do not count.
+    KerasHub `PositionEmbedding`, segment, casing and lexicon embeddings).
+    Frozen variables (e.g. the unused pooler of a `TokenClassifier`) do not
+    count.
 
     Args:
         model: a built `keras.Model` or layer.

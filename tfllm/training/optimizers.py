@@ -184,8 +184,8 @@ def head_learning_rate_multipliers(model, factor):
     """Multipliers that give a task's own layers `factor` times the rate.
 
     The task's layers are those outside its backbone (a `TokenClassifier`'s
-    `classifier_head`, `casing_embedding` and `crf`), found as the
-    trainable variables that `model.backbone` does not hold.
+    `classifier_head`, `casing_embedding`, `lexicon_embedding` and `crf`),
+    found as the trainable variables that `model.backbone` does not hold.
 
     Args:
         model: a task model with a `backbone`.
