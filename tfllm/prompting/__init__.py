@@ -1,0 +1,1 @@
+"""Prompt-based zero- and few-shot classification (causal LM or encoder)."""
