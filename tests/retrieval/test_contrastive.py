@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from faq_tiny import FAQ_ROWS
-from faq_tiny import tiny_encoder
+from tiny_faq import FAQ_ROWS
+from tiny_faq import tiny_encoder
 from tfllm.data.pipeline import make_dataset
 from tfllm.retrieval.contrastive import SentenceEncoder
 from tfllm.retrieval.contrastive import encode_pairs

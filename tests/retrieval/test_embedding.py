@@ -1,7 +1,7 @@
 import numpy as np
 import tensorflow as tf
 
-from faq_tiny import tiny_encoder
+from tiny_faq import tiny_encoder
 from tfllm.retrieval.embedding import embed_texts
 from tfllm.retrieval.embedding import load_sentence_encoder
 from tfllm.retrieval.embedding import vocabulary_fingerprint
