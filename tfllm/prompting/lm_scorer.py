@@ -15,7 +15,10 @@ scored on the tokens the model would really see.
 Rows that coincide are run once: with single-token verbalizers and no merge
 across the boundary, all labels of a prompt are read off one row (the
 prompt itself), which is exact and makes zero-shot cost one forward pass
-per text.
+per text. Tokens that every row starts with (few-shot demonstrations, a
+chat header) are run once: their keys and values are cached
+(`call_with_cache`, KerasHub's generation path) and each batch only runs
+its rows' remaining tokens; the result is the same function of the tokens.
 """
 
 import pathlib
@@ -100,29 +103,66 @@ class CausalLMScorer:
         batch_size: int. Rows (token sequences) per forward pass; rows are
             sorted by length and right-padded, so padding is small.
             Default 16.
+        min_shared_prefix: int or None. When all rows start with at least
+            this many equal tokens and the model has `call_with_cache`,
+            those tokens are run once and cached. None turns it off.
+            Default 16.
 
     Raises:
         ValueError (from `score`): a prompt with no tokens, a continuation
             that adds none, or a row longer than the model's positions.
     """
 
-    def __init__(self, causal_lm, tokenizer, batch_size=16):
+    def __init__(self, causal_lm, tokenizer, batch_size=16,
+                 min_shared_prefix=16):
         self.causal_lm = causal_lm
         self.tokenizer = tokenizer
         self.batch_size = batch_size
+        self.min_shared_prefix = min_shared_prefix
         self.max_length = getattr(causal_lm.backbone, "max_sequence_length",
                                   None)
         self._forward = tf.function(self._log_probs, reduce_retracing=True)
+        self._cached_forward = tf.function(self._log_probs_after_prefix,
+                                           reduce_retracing=True)
+        self._build = tf.function(causal_lm._build_cache,
+                                  reduce_retracing=True) \
+            if hasattr(causal_lm, "_build_cache") else None
+
+    def _head(self, hidden, rows, positions):
+        picked = tf.gather_nd(hidden, tf.stack([rows, positions], axis=1))
+        logits = self.causal_lm.backbone.token_embedding(
+            picked, reverse=True)  # (P, V)
+        return tf.nn.log_softmax(tf.cast(logits, tf.float32), axis=-1)
 
     def _log_probs(self, token_ids, padding_mask, rows, positions):
-        backbone = self.causal_lm.backbone
-        hidden = backbone({"token_ids": token_ids,
-                           "padding_mask": padding_mask})
+        hidden = self.causal_lm.backbone({"token_ids": token_ids,
+                                          "padding_mask": padding_mask})
         if isinstance(hidden, dict):
             hidden = hidden["sequence_output"]
-        picked = tf.gather_nd(hidden, tf.stack([rows, positions], axis=1))
-        logits = backbone.token_embedding(picked, reverse=True)  # (P, V)
-        return tf.nn.log_softmax(tf.cast(logits, tf.float32), axis=-1)
+        return self._head(hidden, rows, positions)
+
+    def _log_probs_after_prefix(self, token_ids, prefix_cache, rows,
+                                positions):
+        # prefix_cache: (1, layers, 2, prefix, heads, head_dim), tiled to
+        # the batch and padded to prefix + suffix positions.
+        batch, width = tf.shape(token_ids)[0], tf.shape(token_ids)[1]
+        prefix = tf.shape(prefix_cache)[3]
+        cache = tf.tile(prefix_cache, [batch, 1, 1, 1, 1, 1])
+        cache = tf.pad(cache, [[0, 0], [0, 0], [0, 0], [0, width], [0, 0],
+                               [0, 0]])
+        _, hidden, _ = self.causal_lm.call_with_cache(token_ids, cache,
+                                                      prefix)
+        return self._head(hidden, rows, positions - prefix)
+
+    def _shared_prefix(self, rows, wanted):
+        """Tokens every row starts with, short of any scored position."""
+        if not self.min_shared_prefix or self._build is None:
+            return 0
+        first = rows[0]
+        length = min(min(wanted[r]) for r in range(len(rows)))
+        for row in rows[1:]:
+            length = min(length, _common_prefix(first, row))
+        return length if length >= self.min_shared_prefix else 0
 
     def plan(self, prompts, continuations):
         """Tokenizes and lays out rows; see `score`.
@@ -184,21 +224,30 @@ class CausalLMScorer:
                     wanted.setdefault(row, {}).setdefault(
                         position, set()).add(token)
         values = {}
+        prefix = self._shared_prefix(rows, wanted)
+        if prefix:
+            _, prefix_cache = self._build(tf.constant([rows[0][:prefix]]))
         order = sorted(range(len(rows)), key=lambda r: len(rows[r]))
         for first in range(0, len(order), self.batch_size):
             batch = order[first:first + self.batch_size]
-            width = max(len(rows[r]) for r in batch)
+            width = max(len(rows[r]) for r in batch) - prefix
             token_ids = np.zeros((len(batch), width), np.int32)
             mask = np.zeros((len(batch), width), np.int32)
             picks = []
             for b, r in enumerate(batch):
-                token_ids[b, :len(rows[r])] = rows[r]
-                mask[b, :len(rows[r])] = 1
+                token_ids[b, :len(rows[r]) - prefix] = rows[r][prefix:]
+                mask[b, :len(rows[r]) - prefix] = 1
                 picks += [(b, r, p) for p in sorted(wanted[r])]
-            log_probs = self._forward(
-                tf.constant(token_ids), tf.constant(mask),
-                tf.constant([b for b, _, _ in picks], tf.int32),
-                tf.constant([p for _, _, p in picks], tf.int32)).numpy()
+            rows_of_picks = tf.constant([b for b, _, _ in picks], tf.int32)
+            positions = tf.constant([p for _, _, p in picks], tf.int32)
+            if prefix:
+                log_probs = self._cached_forward(
+                    tf.constant(token_ids), prefix_cache, rows_of_picks,
+                    positions).numpy()
+            else:
+                log_probs = self._forward(
+                    tf.constant(token_ids), tf.constant(mask), rows_of_picks,
+                    positions).numpy()
             for k, (_, r, p) in enumerate(picks):
                 for t in wanted[r][p]:
                     values[r, p, t] = float(log_probs[k, t])
