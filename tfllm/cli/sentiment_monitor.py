@@ -69,11 +69,13 @@ class MonitorArgs:
     min_baseline_windows: int = _help("no test before this many", 12)
     min_count: int = _help("no test on a window with fewer texts", 10)
     alpha: float = _help("family-wise false-alarm probability over "
-                         "--expected-tests tests", 0.1)
+                         "--expected-tests tests", 0.5)
     expected_tests: int = _help("windows x topics the alpha covers "
                                 "(Bonferroni)", 1000)
     adapt_after: int = _help("significant windows in a row after which "
                              "they enter the baseline", 6)
+    clear_after: int = _help("non-significant windows in a row that end an "
+                             "alarm (1: alert on every rising edge)", 2)
     max_examples: int = _help("example negative texts per alert", 3)
     follow: bool = _help("wait for new lines (and files) at the end", False)
     poll_seconds: float = _help("sleep between polls with --follow", 1.0)
@@ -119,7 +121,7 @@ def build_monitor(args, classify=None):
         raise SystemExit(str(e)) from None
     alert_config = AlertConfig(
         args.baseline_windows, args.min_baseline_windows, args.min_count,
-        args.alpha, args.expected_tests, args.adapt_after)
+        args.alpha, args.expected_tests, args.adapt_after, args.clear_after)
     return SentimentMonitor(args.output_dir, classify, _topics(args),
                             config, alert_config)
 

@@ -16,9 +16,10 @@ make every negative text significant; the estimate's own error makes the
 real false-alarm rate somewhat higher than the nominal one, which
 `simulate_false_alarms` measures.
 
-Alerting is on the rising edge: a topic alerts when a window is
-significant and the previous one was not, so a burst over several windows
-raises one alert. Significant windows are kept out of the baseline (a
+Alerting is on the rising edge with a hold: a topic alerts when a window
+is significant and the topic is not already in alarm; the alarm clears
+after `clear_after` non-significant windows in a row, so a burst over
+several windows (with a weaker window inside it) raises one alert. Significant windows are kept out of the baseline (a
 burst does not raise the bar for its own later windows); after
 `adapt_after` significant windows in a row, they are admitted, so a
 lasting shift becomes the new baseline instead of an alarm forever.
@@ -44,19 +45,23 @@ class AlertConfig:
         min_baseline_windows: int. No test before a topic has this many.
         min_count: int. No test on a window with fewer texts.
         alpha: float. Family-wise false-alarm probability over
-            `expected_tests` tests (default: at most 0.1 false alarms per
-            1,000 window x topic tests under H0; per-test level 1e-4).
+            `expected_tests` tests (default: at most 0.5 expected false
+            alarms per 1,000 window x topic tests under H0; per-test level
+            5e-4).
         expected_tests: int. Windows x topics expected to be tested.
         adapt_after: int. Significant windows in a row admitted to the
             baseline after this many.
+        clear_after: int >= 1. Non-significant windows in a row that end an
+            alarm (1: alert on every rising edge).
     """
 
     baseline_windows: int = 48
     min_baseline_windows: int = 12
     min_count: int = 10
-    alpha: float = 0.1
+    alpha: float = 0.5
     expected_tests: int = 1000
     adapt_after: int = 6
+    clear_after: int = 2
 
     @property
     def threshold(self):
@@ -90,6 +95,7 @@ class BaselineAlerter:
         self.config = config
         self.history = {}  # topic -> deque of [negatives, total]
         self.run = {}  # topic -> significant windows in a row
+        self.quiet = {}  # topic -> non-significant windows since the alarm
 
     def _history(self, topic):
         return self.history.setdefault(topic, collections.deque(
@@ -107,7 +113,7 @@ class BaselineAlerter:
             dict: `tested` (bool), `baseline_share` (float or None),
             `baseline_windows` (int), `statistic` (z-score, informative),
             `p_value` (float or None), `significant` (bool), `alert`
-            (bool: significant on the rising edge).
+            (bool: significant while not in alarm).
         """
         config = self.config
         history = self._history(topic)
@@ -126,9 +132,12 @@ class BaselineAlerter:
                     statistic=(negatives - total * share) / math.sqrt(
                         total * share * (1 - share)),
                     significant=p_value < config.threshold)
-        run = self.run.get(topic, 0)
-        result["alert"] = result["significant"] and run == 0
-        run = run + 1 if result["significant"] else 0
+        quiet = self.quiet.get(topic, config.clear_after)
+        result["alert"] = (result["significant"] and
+                           quiet >= config.clear_after)
+        quiet = 0 if result["significant"] else quiet + 1
+        self.quiet[topic] = min(quiet, config.clear_after)
+        run = self.run.get(topic, 0) + 1 if result["significant"] else 0
         self.run[topic] = run
         if not result["significant"] or run > config.adapt_after:
             history.append([int(negatives), int(total)])
@@ -138,13 +147,14 @@ class BaselineAlerter:
         """JSON-able state (`set_state` restores it)."""
         return {"history": {t: list(map(list, h))
                             for t, h in self.history.items()},
-                "run": dict(self.run)}
+                "run": dict(self.run), "quiet": dict(self.quiet)}
 
     def set_state(self, state):
         self.history = {}
         for topic, rows in state["history"].items():
             self._history(topic).extend(rows)
         self.run = dict(state["run"])
+        self.quiet = dict(state["quiet"])
 
 
 def simulate_false_alarms(config, negative_share, mean_count, windows,
