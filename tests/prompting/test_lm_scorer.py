@@ -89,3 +89,40 @@ def test_a_cached_shared_prefix_gives_the_same_scores(tiny_scorer):
     expected, _ = _hand_score(tiny_scorer, prompts[1], CONTINUATIONS[1])
     assert cached.score(prompts, CONTINUATIONS)[0][1, 1] == pytest.approx(
         expected, abs=1e-4)
+
+
+def test_models_saved_by_tfllm_load_and_score_the_same(tiny_scorer,
+                                                       tmp_path):
+    import keras_hub
+
+    from tiny_lm import MERGES
+    from tfllm.models.causal_lm import CausalLM
+    from tfllm.models.causal_lm import new_gpt2_backbone
+    from tfllm.models.sft_causal_lm import SFTCausalLM
+    from tfllm.preprocessing.prompt_response_preprocessor import (
+        PromptResponsePreprocessor,
+    )
+    from tfllm.prompting.lm_scorer import load_causal_lm
+    from tfllm.training.pretraining import save_pretrained
+
+    # finetune_clm's model.keras (an SFTCausalLM with its preprocessor).
+    sft = SFTCausalLM(tiny_scorer.causal_lm.backbone,
+                      PromptResponsePreprocessor(tiny_scorer.tokenizer, 32))
+    sft.save(tmp_path / "model.keras")
+    expected, _ = tiny_scorer.score(PROMPTS, CONTINUATIONS)
+    loaded = CausalLMScorer(*load_causal_lm(str(tmp_path)))
+    np.testing.assert_allclose(loaded.score(PROMPTS, CONTINUATIONS)[0],
+                               expected, atol=1e-4)
+    # pretrain_clm's KerasHub preset folder (a GPT-2 decoder).
+    tokens = tiny_bpe_tokens()
+    tokenizer = keras_hub.tokenizers.GPT2Tokenizer(
+        vocabulary={t: i for i, t in enumerate(tokens)}, merges=MERGES)
+    gpt2 = CausalLM(new_gpt2_backbone(len(tokens), 2, 2, 16,
+                                      max_sequence_length=40))
+    folder = save_pretrained(gpt2, tokenizer, tmp_path / "pretrained")
+    before = CausalLMScorer(gpt2, tokenizer).score(PROMPTS, CONTINUATIONS)
+    after = CausalLMScorer(*load_causal_lm(str(folder))).score(
+        PROMPTS, CONTINUATIONS)
+    np.testing.assert_allclose(after[0], before[0], atol=1e-4)
+    with pytest.raises(ValueError, match="tokens; the model reads 40"):
+        CausalLMScorer(gpt2, tokenizer).score(["hello " * 40], [" world"])
