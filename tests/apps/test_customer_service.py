@@ -84,3 +84,13 @@ def test_save_load_and_stale_encoder(tmp_path, encoder):
                                                            8))
     with pytest.raises(StaleIndexError, match="vocabulary"):
         FaqAssistant.load(tmp_path / "faq", encoder=other)
+
+
+def test_probability_confidence(encoder):
+    index = build_index(encoder, faq_entries(), "tiny")
+    assistant = FaqAssistant(encoder, index, k=4, confidence="probability")
+    out = assistant.score(["great movie"])
+    np.testing.assert_allclose(out["confidence"],
+                               out["retrieval"].max(axis=1))
+    with pytest.raises(ValueError, match="confidence"):
+        FaqAssistant(encoder, index, confidence="margin")

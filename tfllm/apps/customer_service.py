@@ -7,7 +7,8 @@ each intent's best neighbour, or a kNN vote); with a tfllm text classifier
 the two are mixed (`weight * classifier + (1 - weight) * retrieval`). The
 assistant answers with the best intent's answer template, or hands the
 query to a person when its confidence (the best cosine score for retrieval
-alone, the top mixed probability with a classifier) is under a threshold
+alone, or the top intent probability; the top mixed probability with a
+classifier) is under a threshold
 fitted on validation data (`fit_threshold`: the threshold that best flags
 wrong answers).
 
@@ -75,13 +76,23 @@ class FaqAssistant:
         aggregation: str. `"max"` or `"vote"`.
         scale: float. Softmax inverse temperature of retrieval scores.
         handover_message: str.
+        confidence: str. Without a classifier, `"score"` (the best
+            similarity) or `"probability"` (the top intent probability);
+            with one, always the top mixed probability.
+
+    Raises:
+        ValueError: an index without payload, or an unknown `confidence`.
     """
 
     def __init__(self, encoder, index, threshold=None, classifier=None,
                  classifier_weight=0.0, k=5, aggregation="max", scale=20.0,
-                 handover_message=HANDOVER_MESSAGE):
+                 handover_message=HANDOVER_MESSAGE, confidence="score"):
         if index.payload is None:
             raise ValueError("the index has no payload (questions/answers)")
+        if confidence not in ("score", "probability"):
+            raise ValueError(f"confidence must be score or probability: "
+                             f"{confidence!r}")
+        self.confidence = confidence
         self.encoder = encoder
         self.index = index
         self.threshold = threshold
@@ -128,7 +139,9 @@ class FaqAssistant:
                                          len(self.intents), self.aggregation,
                                          self.scale)
         probabilities = retrieval
-        confidence = scores[:, 0].astype(np.float64)
+        confidence = (scores[:, 0].astype(np.float64)
+                      if self.confidence == "score"
+                      else retrieval.max(axis=1))
         if self.classifier is not None:
             probabilities = combine(self.classifier_probabilities(texts),
                                     retrieval, self.classifier_weight)
@@ -185,6 +198,7 @@ class FaqAssistant:
             "classifier": getattr(self.classifier, "path", None),
             "classifier_weight": self.classifier_weight,
             "handover_message": self.handover_message,
+            "confidence": self.confidence,
             **getattr(self, "extra_settings", {}),
         }
 
@@ -220,10 +234,16 @@ class FaqAssistant:
         classifier = None
         if settings.get("classifier"):
             classifier = ClassifierProbabilities(settings["classifier"])
-        return cls(encoder, index, settings["threshold"], classifier,
-                   settings.get("classifier_weight", 0.0), settings["k"],
-                   settings["aggregation"], settings.get("scale", 20.0),
-                   settings.get("handover_message", HANDOVER_MESSAGE))
+        assistant = cls(
+            encoder, index, settings["threshold"], classifier,
+            settings.get("classifier_weight", 0.0), settings["k"],
+            settings["aggregation"], settings.get("scale", 20.0),
+            settings.get("handover_message", HANDOVER_MESSAGE),
+            settings.get("confidence", "score"))
+        known = set(assistant.settings())
+        assistant.extra_settings = {key: value for key, value in
+                                    settings.items() if key not in known}
+        return assistant
 
 
 class ClassifierProbabilities:

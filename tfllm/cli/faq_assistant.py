@@ -256,15 +256,18 @@ def export(args):
     from tfllm.export.retrieval_serving import export_retrieval
 
     assistant = FaqAssistant.load(args.assistant)
+    settings = assistant.settings()
+    threshold, confidence = settings["threshold"], assistant.confidence
     if assistant.classifier is not None:
-        print("note: the SavedModel serves retrieval alone; its hand-over "
-              "threshold is the retrieval one in assistant.json "
-              "(retrieval_threshold)")
-    settings = json.loads(
-        (pathlib.Path(args.assistant) / "assistant.json").read_text())
-    threshold = settings.get("retrieval_threshold", settings["threshold"])
+        # The SavedModel serves retrieval alone: its own fitted rule.
+        threshold = settings.get("retrieval_threshold", threshold)
+        confidence = settings.get("retrieval_confidence", confidence)
+        print(f"note: the SavedModel serves retrieval alone (hand-over when "
+              f"the {confidence} is under {threshold:.4f})")
     path = export_retrieval(assistant.encoder, assistant.index,
-                            args.export_dir, args.k, threshold)
+                            args.export_dir, args.k, threshold,
+                            aggregation=assistant.aggregation,
+                            confidence=confidence, scale=assistant.scale)
     print(f"exported the FAQ SavedModel to {path}")
     return path
 

@@ -11,7 +11,9 @@ Scores on the validation queries (`load_faq`):
   the `fit` half and every figure of the `report` half is reported, so the
   fitted figures are not scored on the data they were fitted on;
 - the hand-over rule (`tfllm.retrieval.decisions.fit_threshold`):
-  precision/recall of flagging wrong answers at the fitted threshold.
+  precision/recall of flagging wrong answers at the threshold fitted on
+  the fit half, for retrieval alone (the confidence, best score or top
+  intent probability, is chosen on the fit half) and for the mix.
 """
 
 import json
@@ -86,15 +88,29 @@ def run_evaluation(data, encoder_args, args):
     p_retrieval = retrieval[aggregation]
     report["aggregation"] = aggregation
     correct = p_retrieval.argmax(1) == gold
-    confidence = scores[:, 0]
-    threshold = fit_threshold(confidence[fit], correct[fit])
+    # Two confidences for retrieval alone; the one whose fitted threshold
+    # flags wrong answers best on the fit half is kept.
+    confidences = {"score": scores[:, 0].astype(np.float64),
+                   "probability": p_retrieval.max(1)}
+    fallbacks = {}
+    for kind, values in confidences.items():
+        threshold = fit_threshold(values[fit], correct[fit])
+        fallbacks[kind] = {
+            "fit": fallback_report(values[fit], correct[fit], threshold),
+            "report": fallback_report(values[held], correct[held],
+                                      threshold)}
+    kind = max(fallbacks, key=lambda c: fallbacks[c]["fit"]["f1"])
+    threshold = fallbacks[kind]["report"]["threshold"]
     report["retrieval_report_half_accuracy"] = _accuracy(p_retrieval, gold,
                                                          held)
-    report["retrieval_fallback"] = fallback_report(
-        confidence[held], correct[held], threshold)
+    report["retrieval_confidence"] = kind
+    report["retrieval_fallback"] = fallbacks[kind]["report"]
+    report["retrieval_fallback_by_confidence"] = fallbacks
     assistant.threshold = threshold
     assistant.aggregation = aggregation
-    assistant.extra_settings = {"retrieval_threshold": threshold}
+    assistant.confidence = kind
+    assistant.extra_settings = {"retrieval_threshold": threshold,
+                                "retrieval_confidence": kind}
     if args.classifier:
         classifier = ClassifierProbabilities(args.classifier)
         assistant.classifier = classifier
@@ -119,6 +135,8 @@ def run_evaluation(data, encoder_args, args):
                 mixed_correct[held][agree[held]].mean()),
             "combined_fallback": fallback_report(
                 mixed.max(1)[held], mixed_correct[held], mixed_threshold),
+            "combined_fallback_fit_half": fallback_report(
+                mixed.max(1)[fit], mixed_correct[fit], mixed_threshold),
         })
         assistant.classifier_weight = weight
         assistant.threshold = mixed_threshold

@@ -11,7 +11,12 @@ returns, best first:
 - `intents`: string `[batch, k]`, each entry's FAQ group (intent);
 - `answers`: string `[batch, k]`, each entry's answer template;
 - `questions`: string `[batch, k]`, each entry's indexed question;
-- `handover`: bool `[batch]`, the best score is under the fitted
+- `intent`, `answer`: string `[batch]`, the best intent from the k
+  entries (`max`: each intent's best entry; `vote`: a kNN vote; as
+  `tfllm.retrieval.decisions.intent_probabilities`) and its template;
+- `confidence`: float32 `[batch]`, the best score or the top intent
+  probability (as the assistant was fitted);
+- `handover`: bool `[batch]`, the confidence is under the fitted
   threshold: hand the query to a person.
 
 The export loads without tfllm:
@@ -41,7 +46,8 @@ TASK_MARKER = "faq_retrieval"
 
 
 def make_retrieval_serving_fn(encoder, vectors, payload, k=5,
-                              threshold=None):
+                              threshold=None, aggregation="max",
+                              confidence="score", scale=20.0):
     """Builds the raw-text serving function (outputs: module docstring).
 
     Args:
@@ -50,14 +56,36 @@ def make_retrieval_serving_fn(encoder, vectors, payload, k=5,
         payload: list of dicts with `question`, `intent`, `answer`, one per
             vector.
         k: int. Entries returned per query (capped at `num_entries`).
-        threshold: float or None. Hand over when the best score is below;
+        threshold: float or None. Hand over when the confidence is below;
             None never hands over.
+        aggregation: str. `"max"` or `"vote"`, as
+            `tfllm.retrieval.decisions.intent_probabilities`.
+        confidence: str. `"score"` (the best similarity) or `"probability"`
+            (the top intent probability).
+        scale: float. Inverse temperature of the intent probabilities.
 
     Returns:
         callable `text -> dict`; wrap it in `tf.function` with
         `[TEXT_SPEC]`.
+
+    Raises:
+        ValueError: unknown `aggregation` or `confidence`.
     """
+    if aggregation not in ("max", "vote"):
+        raise ValueError(f"aggregation must be max or vote: {aggregation!r}")
+    if confidence not in ("score", "probability"):
+        raise ValueError(f"confidence must be score or probability: "
+                         f"{confidence!r}")
+    names = sorted({str(p["intent"]) for p in payload})
+    position = {name: i for i, name in enumerate(names)}
+    answer_of = {}
+    for p in payload:
+        answer_of.setdefault(str(p["intent"]), str(p["answer"]))
     vectors = tf.constant(np.asarray(vectors, np.float32))
+    entry_intent = tf.constant([position[str(p["intent"])] for p in payload],
+                               tf.int32)
+    intent_names = tf.constant(names)
+    intent_answers = tf.constant([answer_of[n] for n in names])
     fields = {name: tf.constant([str(p[name]) for p in payload])
               for name in ("intent", "answer", "question")}
     k = min(int(k), len(payload))
@@ -67,20 +95,36 @@ def make_retrieval_serving_fn(encoder, vectors, payload, k=5,
     def serve(text):
         queries = encoder.embed(text)  # (B, H)
         top = tf.math.top_k(tf.matmul(queries, vectors, transpose_b=True), k)
+        # Intent probabilities from the k neighbours (decisions.py).
+        weights = tf.exp(scale * (top.values - top.values[:, :1]))  # (B, k)
+        one_hot = tf.one_hot(tf.gather(entry_intent, top.indices),
+                             len(names))  # (B, k, G)
+        weighted = weights[:, :, None] * one_hot
+        per_intent = (tf.reduce_sum(weighted, 1) if aggregation == "vote"
+                      else tf.reduce_max(weighted, 1))  # (B, G)
+        probabilities = per_intent / tf.reduce_sum(per_intent, -1,
+                                                   keepdims=True)
+        best = tf.argmax(probabilities, -1, output_type=tf.int32)
+        sure = (top.values[:, 0] if confidence == "score"
+                else tf.reduce_max(probabilities, -1))
         return {
             "ids": top.indices,
             "scores": top.values,
             "intents": tf.gather(fields["intent"], top.indices),
             "answers": tf.gather(fields["answer"], top.indices),
             "questions": tf.gather(fields["question"], top.indices),
-            "handover": top.values[:, 0] < cut,
+            "intent": tf.gather(intent_names, best),
+            "answer": tf.gather(intent_answers, best),
+            "confidence": sure,
+            "handover": sure < cut,
         }
 
     return serve
 
 
 def export_retrieval(encoder, index, export_base, k=5, threshold=None,
-                     version=None):
+                     version=None, aggregation="max", confidence="score",
+                     scale=20.0):
     """Writes a versioned FAQ-retrieval SavedModel, atomically.
 
     Args:
@@ -92,6 +136,7 @@ def export_retrieval(encoder, index, export_base, k=5, threshold=None,
         k: int. Entries returned per query.
         threshold: float or None. See `make_retrieval_serving_fn`.
         version: int or None. None: one above the highest existing.
+        aggregation, confidence, scale: see `make_retrieval_serving_fn`.
 
     Returns:
         `pathlib.Path` of the version folder (it appears when complete).
@@ -108,7 +153,8 @@ def export_retrieval(encoder, index, export_base, k=5, threshold=None,
     version = next_version(export_base) if version is None else int(version)
     final = pathlib.Path(export_base) / str(version)
     serve = make_retrieval_serving_fn(encoder, index.vectors, index.payload,
-                                      k, threshold)
+                                      k, threshold, aggregation, confidence,
+                                      scale)
     with atomic_path(final) as temp, merged_for_export(encoder):
         archive = keras.export.ExportArchive()
         archive.track(encoder)
@@ -126,5 +172,6 @@ def export_retrieval(encoder, index, export_base, k=5, threshold=None,
             "model_name": index.model_name,
             "vocabulary_sha256": index.vocabulary_hash,
             "entries": len(index), "k": min(int(k), len(index)),
-            "threshold": threshold}, indent=2) + "\n")
+            "threshold": threshold, "aggregation": aggregation,
+            "confidence": confidence, "scale": scale}, indent=2) + "\n")
     return final
