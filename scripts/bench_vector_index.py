@@ -72,7 +72,8 @@ def scann_method(vectors):
                           training_sample_size=len(vectors))
                     .score_ah(2, anisotropic_quantization_threshold=0.2)
                     .reorder(100).build())
-        return lambda q, k: searcher.search_batched(q, final_num_neighbors=k)[0]
+        return lambda q, k: searcher.search_batched(
+            q, final_num_neighbors=k)[0]
 
     return {"scann_tree100_ah2_reorder100": build}
 

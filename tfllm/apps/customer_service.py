@@ -1,4 +1,4 @@
-"""A customer-service FAQ assistant: retrieval, an intent classifier, hand-over.
+"""A customer-service FAQ assistant: retrieval, a classifier, hand-over.
 
 A query is embedded by a `SentenceEncoder` and searched in a `VectorIndex`
 of FAQ questions (each with an intent and an answer template). The top-k

@@ -88,7 +88,6 @@ def load_faq(data):
     """
     from tfllm.data.classification_datasets import (
         load_classification_dataset)
-    from tfllm.retrieval.faq_files import FaqEntry
     from tfllm.retrieval.faq_files import entries_with_answers
     from tfllm.retrieval.faq_files import read_answers
     from tfllm.retrieval.faq_files import read_faq
