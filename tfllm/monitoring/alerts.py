@@ -13,14 +13,17 @@ discrete). `p0` is estimated from the topic's previous `baseline_windows`
 windows (the current one excluded) with add-one smoothing,
 `(negatives + 1) / (texts + 2)`, so a baseline with no negatives does not
 make every negative text significant; the estimate's own error makes the
-real false-alarm rate somewhat higher than the nominal one, which
-`simulate_false_alarms` measures.
+real false-alarm rate differ from the nominal one, which
+`simulate_false_alarms` measures: with the defaults (level 5e-4), 0.16 to
+0.23 false alarms per 1,000 windows at negative shares 0.10-0.20 and 15-20
+texts per window (100,000 simulated windows each), under the nominal 0.5.
 
 Alerting is on the rising edge with a hold: a topic alerts when a window
 is significant and the topic is not already in alarm; the alarm clears
 after `clear_after` non-significant windows in a row, so a burst over
-several windows (with a weaker window inside it) raises one alert. Significant windows are kept out of the baseline (a
-burst does not raise the bar for its own later windows); after
+several windows (with a weaker window inside it) raises one alert.
+Significant windows are kept out of the baseline (a burst does not raise
+the bar for its own later windows); after
 `adapt_after` significant windows in a row, they are admitted, so a
 lasting shift becomes the new baseline instead of an alarm forever.
 
