@@ -295,7 +295,9 @@ class SentimentMonitor:
                 open.
 
         Returns:
-            dict: the counters, plus `seconds` and `stopped_early`.
+            dict: the counters, plus `seconds`, `stopped_early` and
+            `classified_texts` (texts sent to the model in this run, when
+            `classify` counts them, as `SavedModelLabeler` does).
         """
         start = time.perf_counter()
         batch, seen, stopped = [], 0, False
@@ -323,7 +325,9 @@ class SentimentMonitor:
         self.checkpoint(reader.positions)
         self.plot()
         summary = dict(self.counters, seconds=time.perf_counter() - start,
-                       stopped_early=stopped)
+                       stopped_early=stopped,
+                       classified_texts=getattr(self.classify, "classified",
+                                                None))
         with atomic_path(self.output_dir / "summary.json") as t:
             t.write_text(json.dumps(summary, indent=2) + "\n")
         return summary
