@@ -77,6 +77,33 @@ def test_stdin_and_missing_source(monkeypatch):
         StreamReader("nope.jsonl")
 
 
+def test_follow_stdin_pipe_yields_caught_up_between_lines(monkeypatch):
+    import os
+
+    read_end, write_end = os.pipe()
+    monkeypatch.setattr(sys, "stdin", open(read_end, "r"))
+
+    def write():
+        two = _line(2, "two")
+        os.write(write_end, (_line(1, "one") + two[:-5]).encode())
+        time.sleep(0.4)
+        os.write(write_end, (two[-5:] + _line(3, "three")[:-1]).encode())
+        os.close(write_end)  # the last line has no newline: still read
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    reader = StreamReader("-", {"-": {"offset": 0, "line": 0}}, follow=True,
+                          poll_seconds=0.05)
+    items = list(reader)
+    writer.join()
+    texts = [i.text if i is not CAUGHT_UP else "|" for i in items]
+    # "one" arrives at once; the reader then waits (caught up) for the
+    # rest of "two", which comes 0.4 s later.
+    assert texts[0] == "one" and texts[-2:] == ["two", "three"]
+    assert "|" in texts[1:-2] and set(texts[1:-2]) == {"|"}
+    assert reader.positions["-"]["line"] == 3
+
+
 def test_follow_picks_up_appended_lines_and_waits_for_whole_lines(tmp_path):
     path = tmp_path / "live.jsonl"
     path.write_text(_line(1, "first"))

@@ -19,7 +19,9 @@ last line without a newline is read at the end of its file.
 import dataclasses
 import datetime
 import json
+import os
 import pathlib
+import select
 import sys
 import time
 
@@ -188,16 +190,49 @@ class StreamReader:
                 if item is not None:
                     yield item
 
+    def _stdin_lines(self):
+        """Raw lines of stdin; while following, `CAUGHT_UP` when idle.
+
+        Following uses `select` on the file descriptor (POSIX), so a live
+        pipe (`tail -f feed | ...`) is processed as lines arrive instead of
+        waiting for a full batch.
+        """
+        stream = sys.stdin.buffer
+        if not self.follow:
+            yield from iter(stream.readline, b"")
+            return
+        fd = stream.fileno()
+        pending = b""
+        idle_since = time.monotonic()
+        while True:
+            ready, _, _ = select.select([fd], [], [], self.poll_seconds)
+            if not ready:
+                yield CAUGHT_UP
+                if (self.max_idle_seconds is not None and
+                        time.monotonic() - idle_since >=
+                        self.max_idle_seconds):
+                    return
+                continue
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:  # the writer closed the pipe
+                if pending:
+                    yield pending
+                return
+            idle_since = time.monotonic()
+            *lines, pending = (pending + chunk).split(b"\n")
+            for line in lines:
+                yield line + b"\n"
+
     def _read_stdin(self):
         position = self.positions.get(STDIN, {"offset": 0, "line": 0})
-        stream = sys.stdin.buffer
-        for _ in range(position["line"]):  # replayed stream: skip
-            if not stream.readline():
-                return
-        while True:
-            raw = stream.readline()
-            if not raw:
-                return
+        skip = position["line"]  # a replayed stream: skip what was done
+        for raw in self._stdin_lines():
+            if raw is CAUGHT_UP:
+                yield CAUGHT_UP
+                continue
+            if skip:
+                skip -= 1
+                continue
             position = {"offset": 0, "line": position["line"] + 1}
             self.positions[STDIN] = position
             item = parse_line(raw, STDIN, position["line"], self.fields)
