@@ -98,5 +98,10 @@ def main(argv=None):
     return out
 
 
+def cli():
+    """Console-script entry point."""
+    return run_cli(main)
+
+
 if __name__ == "__main__":
     run_cli(main)

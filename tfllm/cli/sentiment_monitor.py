@@ -168,5 +168,10 @@ def main(argv=None, classify=None):
     return summary
 
 
+def cli():
+    """Console-script entry point."""
+    return run_cli(main)
+
+
 if __name__ == "__main__":
     run_cli(main)
