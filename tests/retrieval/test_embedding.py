@@ -1,4 +1,8 @@
+import subprocess
+import sys
+
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from tiny_faq import tiny_encoder
@@ -39,3 +43,13 @@ def test_load_sentence_encoder_from_a_run_folder(tmp_path):
     loaded = load_sentence_encoder(str(tmp_path))
     np.testing.assert_allclose(embed_texts(loaded, ["great"]),
                                embed_texts(encoder, ["great"]), atol=1e-6)
+    # A fresh process that imported nothing else of tfllm loads it too.
+    code = ("from tfllm.retrieval.embedding import load_sentence_encoder, "
+            "embed_texts\n"
+            f"print(embed_texts(load_sentence_encoder({str(tmp_path)!r}), "
+            "['great'])[0, 0])")
+    result = subprocess.run([sys.executable, "-c", code], text=True,
+                            capture_output=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert float(result.stdout.split()[-1]) == pytest.approx(
+        float(embed_texts(encoder, ["great"])[0, 0]), abs=1e-5)

@@ -18,6 +18,10 @@ in the batch is not a negative: its entries are masked out of the softmax
 import keras
 import tensorflow as tf
 
+# Registers the preprocessor class, so that `keras.models.load_model` can
+# rebuild a saved encoder from this module alone.
+import tfllm.preprocessing.text_classification_preprocessor  # noqa: F401
+
 INPUTS = ("token_ids", "padding_mask", "segment_ids")
 POSITIVE_PREFIX = "positive_"
 # sentence-transformers' default scale (the inverse temperature) of MNRL.
