@@ -1,7 +1,7 @@
-"""Zero- and few-shot text classification with a prompt or an encoder.
+r"""Zero- and few-shot text classification with a prompt or an encoder.
 
 Usage: python scripts/zero_shot.py --model smollm2 --labels negative,positive \
-           --template "Review: {text}\\nSentiment:" --input reviews.txt
+           --template "Review: {text}\nSentiment:" --input reviews.txt
        python scripts/zero_shot.py --model minilm --dataset banking77 [--help]
 """
 

@@ -1,4 +1,4 @@
-"""Zero- and few-shot classification with a prompt (causal LM) or an encoder.
+r"""Zero- and few-shot classification with a prompt (causal LM) or an encoder.
 
 Prints `label<TAB>score` per text (the label's probability with an LM, its
 cosine similarity with an encoder). When the texts carry gold labels (a
@@ -7,10 +7,10 @@ labelled `--input` file or `--dataset`), also writes a run folder with
 `predictions.jsonl` and `confusion_matrix.png`.
 
 Usage: python scripts/zero_shot.py --model smollm2 \
-           --labels "negative,positive" --template "Review: {text}\nSentiment:" \
-           --input reviews.txt        # one text per line; '-' reads stdin
+           --labels negative,positive --template 'Review: {text}\nSentiment:' \
+           --calibrate --input reviews.txt   # a text per line; '-': stdin
        python scripts/zero_shot.py --model smollm2 --dataset sst2 \
-           --split test --shots 8 --calibrate
+           --split test --template 'Review: {text}\nSentiment:' --shots 8
        python scripts/zero_shot.py --model minilm --dataset banking77
 """
 
