@@ -12,8 +12,9 @@ Scores on the validation queries (`load_faq`):
   fitted figures are not scored on the data they were fitted on;
 - the hand-over rule (`tfllm.retrieval.decisions.fit_threshold`):
   precision/recall of flagging wrong answers at the threshold fitted on
-  the fit half, for retrieval alone (the confidence, best score or top
-  intent probability, is chosen on the fit half) and for the mix.
+  the fit half, for retrieval alone (the aggregation and the confidence,
+  best score or top intent probability, are chosen on the fit half by
+  that F1) and for the mix.
 """
 
 import json
@@ -83,29 +84,31 @@ def run_evaluation(data, encoder_args, args):
             m: _accuracy(p, gold) for m, p in retrieval.items()},
         "k": args.k,
     }
-    aggregation = max(AGGREGATIONS,
-                      key=lambda m: _accuracy(retrieval[m], gold, fit))
+    # The hand-over rule of retrieval alone: for each aggregation and each
+    # confidence (best score, top intent probability) a threshold is fitted
+    # on the fit half; the pair whose rule flags wrong answers best there
+    # (F1) is kept and reported on the other half.
+    fallbacks = {}
+    for method, probabilities in retrieval.items():
+        correct = probabilities.argmax(1) == gold
+        for kind, values in (("score", scores[:, 0].astype(np.float64)),
+                             ("probability", probabilities.max(1))):
+            threshold = fit_threshold(values[fit], correct[fit])
+            fallbacks[f"{method}/{kind}"] = {
+                "fit": fallback_report(values[fit], correct[fit],
+                                       threshold),
+                "report": fallback_report(values[held], correct[held],
+                                          threshold)}
+    best = max(fallbacks, key=lambda c: fallbacks[c]["fit"]["f1"])
+    aggregation, kind = best.split("/")
+    threshold = fallbacks[best]["report"]["threshold"]
     p_retrieval = retrieval[aggregation]
     report["aggregation"] = aggregation
-    correct = p_retrieval.argmax(1) == gold
-    # Two confidences for retrieval alone; the one whose fitted threshold
-    # flags wrong answers best on the fit half is kept.
-    confidences = {"score": scores[:, 0].astype(np.float64),
-                   "probability": p_retrieval.max(1)}
-    fallbacks = {}
-    for kind, values in confidences.items():
-        threshold = fit_threshold(values[fit], correct[fit])
-        fallbacks[kind] = {
-            "fit": fallback_report(values[fit], correct[fit], threshold),
-            "report": fallback_report(values[held], correct[held],
-                                      threshold)}
-    kind = max(fallbacks, key=lambda c: fallbacks[c]["fit"]["f1"])
-    threshold = fallbacks[kind]["report"]["threshold"]
     report["retrieval_report_half_accuracy"] = _accuracy(p_retrieval, gold,
                                                          held)
     report["retrieval_confidence"] = kind
-    report["retrieval_fallback"] = fallbacks[kind]["report"]
-    report["retrieval_fallback_by_confidence"] = fallbacks
+    report["retrieval_fallback"] = fallbacks[best]["report"]
+    report["retrieval_fallback_by_rule"] = fallbacks
     assistant.threshold = threshold
     assistant.aggregation = aggregation
     assistant.confidence = kind
