@@ -94,3 +94,32 @@ def test_probability_confidence(encoder):
                                out["retrieval"].max(axis=1))
     with pytest.raises(ValueError, match="confidence"):
         FaqAssistant(encoder, index, confidence="margin")
+
+
+def test_generated_replies_reword_answered_queries_only(encoder, tmp_path):
+    from tiny_lm import tiny_llama_backbone
+    from tiny_lm import write_tiny_gguf
+    from tfllm.apps.customer_service import REPLY_SYSTEM_PROMPT
+    from tfllm.apps.customer_service import add_generated_replies
+    from tfllm.apps.customer_service import reply_prompt
+    from tfllm.generation import GenerationConfig
+    from tfllm.generation.text import generate_text
+    from tfllm.generation.text import load_generator
+
+    path = write_tiny_gguf(tmp_path / "lm.gguf", tiny_llama_backbone(seed=3))
+    causal_lm, preprocessor = load_generator(
+        str(path), system_prompt=REPLY_SYSTEM_PROMPT, sequence_length=256)
+    index = build_index(encoder, faq_entries(), "tiny")
+    results = FaqAssistant(encoder, index).answer(["great", "awful"])
+    results[1]["handover"] = True  # as if under the threshold
+    config = GenerationConfig(max_new_tokens=4)
+    add_generated_replies(results, causal_lm, preprocessor, config, "tiny")
+    (want,), _ = generate_text(causal_lm, preprocessor, [reply_prompt(
+        "great", results[0]["answer"])], config)
+    assert results[0]["generated_reply"] == want.strip()
+    assert results[0]["generated_by"] == "tiny"
+    assert results[0]["answer"] in ANSWERS.values()  # approved text kept
+    assert "generated_reply" not in results[1]
+    assert "Approved answer: Thank" in reply_prompt("q", "Thank you!")
+    # The system prompt reaches the LM through the chat template.
+    assert REPLY_SYSTEM_PROMPT in preprocessor.prompt_text("q")

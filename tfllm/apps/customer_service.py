@@ -272,3 +272,50 @@ class ClassifierProbabilities:
                 rows.append([result["probabilities"][name]
                              for name in self.id2label])
         return np.asarray(rows, np.float64).reshape(len(texts), -1)
+
+
+# Reply wording by a causal LM (retrieval-augmented generation). The
+# approved answer is the retrieved template; the model only rewords it, and
+# the output is marked as generated (`generated_reply`, `generated_by`).
+REPLY_SYSTEM_PROMPT = (
+    "You are a bank's customer-service assistant. Rewrite the approved "
+    "answer as a short, polite reply to the customer. Use only the facts "
+    "in the approved answer.")
+
+
+def reply_prompt(query, answer):
+    """The user turn given to the LM for one answered query."""
+    return f"Customer: {query}\nApproved answer: {answer}\nReply:"
+
+
+def add_generated_replies(results, causal_lm, preprocessor, config=None,
+                          model_name="smollm2"):
+    """Adds an LM-worded reply to each answered (not handed-over) result.
+
+    Args:
+        results: list of dicts from `FaqAssistant.answer` (changed in
+            place).
+        causal_lm, preprocessor: from `tfllm.generation.text.
+            load_generator` (e.g. `load_generator("smollm2",
+            system_prompt=REPLY_SYSTEM_PROMPT)`: SmolLM2's chat template).
+        config: `tfllm.generation.GenerationConfig` or None (greedy, 32
+            new tokens).
+        model_name: str. Recorded in `generated_by`.
+
+    Returns:
+        `results`; answered ones gain `generated_reply` (str, the LM's
+        text: not checked against the FAQ) and `generated_by`. The
+        approved `answer` is kept unchanged beside it.
+    """
+    from tfllm.generation.text import generate_text
+
+    answered = [r for r in results if not r["handover"]]
+    if not answered:
+        return results
+    texts, _ = generate_text(
+        causal_lm, preprocessor,
+        [reply_prompt(r["query"], r["answer"]) for r in answered], config)
+    for result, text in zip(answered, texts):
+        result["generated_reply"] = text.strip()
+        result["generated_by"] = model_name
+    return results

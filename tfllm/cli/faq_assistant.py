@@ -14,7 +14,9 @@ Subcommands (each takes `--help`):
   threshold on one half of the validation queries and reports the other
   half; saves the fitted assistant folder.
 - `export`: a raw-text SavedModel (top-k ids, scores, answers, hand-over).
-- `ask`: answer queries from a file (one per line) or stdin, as JSON lines.
+- `ask`: answer queries from a file (one per line) or stdin, as JSON lines;
+  `--reword smollm2` adds a reply worded by a causal LM from the approved
+  answer, marked as generated.
 
 Validation queries are the `--queries-file`, or a stratified split carved
 from the FAQ utterances with `tfllm.data.splits.stratified_split` (fraction
@@ -275,6 +277,11 @@ def export(args):
 class AskArgs:
     assistant: str = _help("assistant folder", "saved_models/faq_index")
     input: str = _help("file with one query per line, or - for stdin", "-")
+    reword: Optional[str] = _help(
+        "a causal LM ('smollm2', a .gguf file or a finetune_clm run) that "
+        "rewords each approved answer (retrieval-augmented generation; "
+        "output marked generated_reply / generated_by)")
+    max_new_tokens: int = _help("reply length limit with --reword", 64)
 
 
 def ask(args):
@@ -285,9 +292,21 @@ def ask(args):
               else open(args.input, encoding="utf-8"))
     with stream:
         texts = [line.strip() for line in stream if line.strip()]
-    for result in assistant.answer(texts):
+    results = assistant.answer(texts)
+    if args.reword:
+        from tfllm.apps.customer_service import REPLY_SYSTEM_PROMPT
+        from tfllm.apps.customer_service import add_generated_replies
+        from tfllm.generation import GenerationConfig
+        from tfllm.generation.text import load_generator
+
+        causal_lm, preprocessor = load_generator(
+            args.reword, system_prompt=REPLY_SYSTEM_PROMPT)
+        add_generated_replies(results, causal_lm, preprocessor,
+                              GenerationConfig(args.max_new_tokens),
+                              args.reword)
+    for result in results:
         print(json.dumps(result, ensure_ascii=False))
-    return texts
+    return results
 
 
 COMMANDS = {
