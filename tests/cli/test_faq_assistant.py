@@ -63,3 +63,31 @@ def test_build_ask_train_evaluate_export(tmp_path, faq, tiny_cls_preset,
 def test_missing_source_is_a_clear_error():
     with pytest.raises(SystemExit, match="--dataset banking77 or --faq-file"):
         main(["build"])
+
+
+def test_stale_index_is_a_one_line_error(tmp_path, capsys, monkeypatch):
+    import sys
+
+    from tfllm.cli.faq_assistant import cli
+    from tfllm.retrieval.index import VectorIndex
+
+    folder = tmp_path / "faq"
+    VectorIndex([[1.0, 0.0]], "minilm", "0" * 64,
+                [{"question": "q", "intent": "i", "answer": "a"}]).save(folder)
+    (folder / "assistant.json").write_text(
+        '{"encoder": "minilm", "threshold": null, "k": 1, '
+        '"aggregation": "max"}')
+
+    class Encoder:  # stands in for MiniLM: another vocabulary
+        class preprocessor:
+            class tokenizer:
+                get_vocabulary = staticmethod(lambda: ["[PAD]", "x"])
+
+    monkeypatch.setattr("tfllm.apps.customer_service.load_sentence_encoder",
+                        lambda source: Encoder())
+    monkeypatch.setattr(sys, "argv", ["faq_assistant", "ask",
+                                      "--assistant", str(folder)])
+    with pytest.raises(SystemExit) as stop:
+        cli()
+    assert stop.value.code == 2
+    assert "vocabulary of SHA-256 000000000000" in capsys.readouterr().err

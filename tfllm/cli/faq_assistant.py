@@ -352,10 +352,15 @@ def main(argv=None):
 
 
 def cli():
-    """Console-script entry point."""
+    """Console-script entry point; a stale index is a one-line error too."""
     from tfllm.cli.args import run_cli
+    from tfllm.retrieval.index import StaleIndexError
 
-    return run_cli(main)
+    try:
+        return run_cli(main)
+    except StaleIndexError as e:
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":
