@@ -19,6 +19,19 @@ def _field_type(field):
     return args[0] if args else kind
 
 
+def help_field(text, default=None):
+    """A dataclass field with a default and its `--help` text.
+
+    Args:
+        text: str. The flag's help text.
+        default: the flag's default value. Default None.
+
+    Returns:
+        `dataclasses.Field` with `metadata={"help": text}`.
+    """
+    return dataclasses.field(default=default, metadata={"help": text})
+
+
 def add_dataclass_arguments(parser, cls):
     """Adds one flag per field of dataclass `cls` to `parser`."""
     for field in dataclasses.fields(cls):

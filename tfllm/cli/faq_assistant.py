@@ -34,6 +34,7 @@ from typing import Optional
 import numpy as np
 
 from tfllm.cli.args import add_dataclass_arguments
+from tfllm.cli.args import help_field as _help
 from tfllm.cli.peft_args import PeftArgs
 from tfllm.data.splits import stratified_split
 from tfllm.data.text_files import read_text_file
@@ -41,10 +42,6 @@ from tfllm.data.text_files import read_text_file
 DEFAULT_ANSWERS = {
     "banking77": pathlib.Path(__file__).resolve().parents[1] / "apps"
     / "data" / "banking77_answers.json"}
-
-
-def _help(text, default=None):
-    return dataclasses.field(default=default, metadata={"help": text})
 
 
 @dataclasses.dataclass

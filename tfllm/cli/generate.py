@@ -8,13 +8,10 @@ import pathlib
 import sys
 from typing import Optional
 
+from tfllm.cli.args import help_field as _help
 from tfllm.cli.args import parse_dataclasses
 from tfllm.cli.args import run_cli
 from tfllm.generation.config import GenerationConfig
-
-
-def _help(text, default=None):
-    return dataclasses.field(default=default, metadata={"help": text})
 
 
 @dataclasses.dataclass

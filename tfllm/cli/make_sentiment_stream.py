@@ -14,6 +14,7 @@ import json
 import pathlib
 from typing import Optional
 
+from tfllm.cli.args import help_field as _help
 from tfllm.cli.args import parse_dataclasses
 from tfllm.cli.args import run_cli
 from tfllm.data.classification_datasets import load_classification_dataset
@@ -21,10 +22,6 @@ from tfllm.monitoring.evaluation_stream import StreamSpec
 from tfllm.monitoring.evaluation_stream import build_stream
 from tfllm.monitoring.evaluation_stream import split_folds
 from tfllm.utils.atomic import atomic_path
-
-
-def _help(text, default=None):
-    return dataclasses.field(default=default, metadata={"help": text})
 
 
 @dataclasses.dataclass

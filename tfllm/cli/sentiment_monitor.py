@@ -21,6 +21,7 @@ from typing import Optional
 from tfllm.apps.sentiment_monitor import MonitorConfig
 from tfllm.apps.sentiment_monitor import SavedModelLabeler
 from tfllm.apps.sentiment_monitor import SentimentMonitor
+from tfllm.cli.args import help_field as _help
 from tfllm.cli.args import parse_dataclasses
 from tfllm.cli.args import run_cli
 from tfllm.monitoring.alerts import AlertConfig
@@ -31,10 +32,6 @@ from tfllm.monitoring.topics import ModelTopics
 from tfllm.monitoring.topics import parse_topic_keywords
 from tfllm.monitoring.windows import parse_duration
 from tfllm.utils.atomic import atomic_path
-
-
-def _help(text, default=None):
-    return dataclasses.field(default=default, metadata={"help": text})
 
 
 @dataclasses.dataclass

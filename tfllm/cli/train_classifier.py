@@ -21,6 +21,7 @@ import keras
 import tensorflow as tf
 import numpy as np
 
+from tfllm.cli.args import help_field as _help
 from tfllm.cli.args import parse_dataclasses
 from tfllm.cli.args import run_cli
 from tfllm.cli.run_summary import mean_of
@@ -54,10 +55,6 @@ from tfllm.training.trainer import TrainingConfig
 from tfllm.training.trainer import train
 
 SCALARS = ("accuracy", "macro_f1", "weighted_f1", "micro_f1")
-
-
-def _help(text, default=None):
-    return dataclasses.field(default=default, metadata={"help": text})
 
 
 @dataclasses.dataclass

@@ -17,6 +17,7 @@ from typing import Optional
 
 import keras
 
+from tfllm.cli.args import help_field as _help
 from tfllm.cli.args import parse_dataclasses
 from tfllm.cli.args import run_cli
 from tfllm.cli.run_summary import write_run_summary
@@ -46,10 +47,6 @@ from tfllm.training.distribute import make_strategy
 from tfllm.training.precision import set_precision
 from tfllm.training.trainer import TrainingConfig
 from tfllm.training.trainer import train
-
-
-def _help(text):
-    return dataclasses.field(default=None, metadata={"help": text})
 
 
 @dataclasses.dataclass

@@ -24,6 +24,7 @@ from typing import Optional
 
 import numpy as np
 
+from tfllm.cli.args import help_field as _help
 from tfllm.cli.args import parse_dataclasses
 from tfllm.cli.args import run_cli
 from tfllm.data.classification_datasets import DATASETS
@@ -44,10 +45,6 @@ from tfllm.utils.atomic import atomic_path
 
 LM_TEMPLATE = "Text: {text}\nLabel:"
 LABELLED_SUFFIXES = (".csv", ".tsv", ".jsonl", ".json")
-
-
-def _help(text, default=None):
-    return dataclasses.field(default=default, metadata={"help": text})
 
 
 @dataclasses.dataclass

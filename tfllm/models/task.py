@@ -7,33 +7,21 @@ import keras
 from tfllm.training.steps import SharedTrainStep
 
 
-class Task(SharedTrainStep, keras.Model):
-    """A `keras.Model` whose `train_step` every tfllm task shares.
+class BackboneModelConfig:
+    """`get_config`/`from_config` for models that wrap a backbone.
 
-    Subclasses build a functional graph in `__init__` (backbone, head) and
-    call `super().__init__(inputs=..., outputs=...)`; Keras turns them into
-    functional models, as KerasHub's `Task` does.
-
-    The step is `tfllm.training.steps.train_step`, Keras' own TensorFlow
-    recipe (tape, `compute_loss`, `optimizer.scale_loss`, `apply`), so
-    `tf.distribute`, XLA and mixed precision loss scaling (outside case
-    BR-11) stay with Keras. Use Keras loss objects. `tfllm.training.train`
-    normalises the sample weights per optimizer update and needs
-    `reduction="sum"`: the loss is then the mean over every labelled token
-    (or example) of the update, across replicas (outside case BR-12) and
-    accumulated micro-batches; padding has weight 0 (outside case A-3).
+    A mixin (put it before `keras.Model`) for any model whose constructor
+    takes `backbone`, `preprocessor`, `name` and `trainable`: the backbone
+    and preprocessor are serialized as Keras objects, and a model with a
+    PEFT method (`tfllm.peft`) adds its config under `peft`, which
+    `from_config` applies again, so `model.keras` files and training
+    checkpoints hold the method's weights. Subclasses add their own
+    arguments to `get_config`.
     """
 
     def get_config(self):
-        """The arguments every task shares; subclasses add their own.
-
-        A model with a PEFT method (`tfllm.peft`) adds its config under
-        `peft`; `from_config` applies the method again, so `model.keras`
-        files and training checkpoints hold the method's weights.
-        """
         config = {
             "backbone": keras.saving.serialize_keras_object(self.backbone),
-            "id2label": self.id2label,
             "preprocessor": keras.saving.serialize_keras_object(
                 self.preprocessor
             ) if self.preprocessor is not None else None,
@@ -60,6 +48,31 @@ class Task(SharedTrainStep, keras.Model):
 
             apply_peft(model, peft, verbose=False)
         return model
+
+
+class Task(SharedTrainStep, BackboneModelConfig, keras.Model):
+    """A `keras.Model` whose `train_step` every tfllm task shares.
+
+    Subclasses build a functional graph in `__init__` (backbone, head) and
+    call `super().__init__(inputs=..., outputs=...)`; Keras turns them into
+    functional models, as KerasHub's `Task` does.
+
+    The step is `tfllm.training.steps.train_step`, Keras' own TensorFlow
+    recipe (tape, `compute_loss`, `optimizer.scale_loss`, `apply`), so
+    `tf.distribute`, XLA and mixed precision loss scaling (outside case
+    BR-11) stay with Keras. Use Keras loss objects. `tfllm.training.train`
+    normalises the sample weights per optimizer update and needs
+    `reduction="sum"`: the loss is then the mean over every labelled token
+    (or example) of the update, across replicas (outside case BR-12) and
+    accumulated micro-batches; padding has weight 0 (outside case A-3).
+    """
+
+    def get_config(self):
+        """The arguments every task shares (`BackboneModelConfig`) and
+        `id2label`; subclasses add their own."""
+        config = super().get_config()
+        config["id2label"] = self.id2label
+        return config
 
 
 def load_task_model(path, task_class, id2label=None):

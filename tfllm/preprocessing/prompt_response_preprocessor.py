@@ -16,7 +16,16 @@ from tfllm.data.errors import DataFormatError
 from tfllm.data.pipeline import EncodedWindows
 
 
-def _token_lists(tokenizer, texts):
+def token_lists(tokenizer, texts):
+    """Token ids of `texts` (a KerasHub tokenizer, eager).
+
+    Args:
+        tokenizer: `keras_hub.tokenizers.Tokenizer`.
+        texts: list of str.
+
+    Returns:
+        list of lists of int (empty for no texts).
+    """
     if not texts:
         return []
     output = tokenizer(tf.constant(texts))
@@ -87,7 +96,7 @@ class PromptResponsePreprocessor(keras.layers.Layer):
             list of lists of int.
         """
         systems = systems or [None] * len(prompts)
-        return _token_lists(self.tokenizer, [
+        return token_lists(self.tokenizer, [
             self.prompt_text(p, s) for p, s in zip(prompts, systems)])
 
     def encode(self, examples):
@@ -116,7 +125,7 @@ class PromptResponsePreprocessor(keras.layers.Layer):
             raise ValueError("the tokenizer has no end token")
         prompts = self.prompt_ids([e.prompt for e in examples],
                                   [e.system for e in examples])
-        responses = _token_lists(self.tokenizer,
+        responses = token_lists(self.tokenizer,
                                  [e.response for e in examples])
         end = int(self.tokenizer.end_token_id)
         inputs, labels, weights = [], [], []

@@ -26,23 +26,7 @@ import pathlib
 import numpy as np
 import tensorflow as tf
 
-
-def token_lists(tokenizer, texts):
-    """Token ids of `texts` (a KerasHub tokenizer, eager).
-
-    Args:
-        tokenizer: `keras_hub.tokenizers.Tokenizer`.
-        texts: list of str.
-
-    Returns:
-        list of lists of int.
-    """
-    if not texts:
-        return []
-    output = tokenizer(tf.constant(texts))
-    if hasattr(output, "to_list"):
-        return [list(map(int, row)) for row in output.to_list()]
-    return [np.asarray(row).astype(int).tolist() for row in output]
+from tfllm.preprocessing.prompt_response_preprocessor import token_lists
 
 
 def _common_prefix(a, b):

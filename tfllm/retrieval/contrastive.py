@@ -21,6 +21,7 @@ import tensorflow as tf
 # Registers the preprocessor class, so that `keras.models.load_model` can
 # rebuild a saved encoder from this module alone.
 import tfllm.preprocessing.text_classification_preprocessor  # noqa: F401
+from tfllm.models.task import BackboneModelConfig
 
 INPUTS = ("token_ids", "padding_mask", "segment_ids")
 POSITIVE_PREFIX = "positive_"
@@ -60,7 +61,7 @@ def ranking_logits(anchor, positive, groups=None, scale=DEFAULT_SCALE):
 
 
 @keras.saving.register_keras_serializable(package="tfllm")
-class SentenceEncoder(keras.Model):
+class SentenceEncoder(BackboneModelConfig, keras.Model):
     """A backbone, mean pooling over non-padding tokens, L2 normalisation.
 
     The embedding of sentence-transformers checkpoints such as
@@ -194,34 +195,9 @@ class SentenceEncoder(keras.Model):
         return None
 
     def get_config(self):
-        config = {
-            "backbone": keras.saving.serialize_keras_object(self.backbone),
-            "preprocessor": keras.saving.serialize_keras_object(
-                self.preprocessor) if self.preprocessor is not None else None,
-            "scale": self.scale,
-            "symmetric": self.symmetric,
-            "name": self.name,
-            "trainable": self.trainable,
-        }
-        state = vars(self).get("peft_state")
-        if state is not None:
-            config["peft"] = state.config.to_dict()
+        config = super().get_config()
+        config.update({"scale": self.scale, "symmetric": self.symmetric})
         return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        for key in ("backbone", "preprocessor"):
-            if isinstance(config.get(key), dict):
-                config[key] = keras.saving.deserialize_keras_object(
-                    config[key])
-        peft = config.pop("peft", None)
-        model = cls(**config)
-        if peft is not None:
-            from tfllm.peft.registry import apply_peft
-
-            apply_peft(model, peft, verbose=False)
-        return model
 
 
 def build_sentence_encoder(backbone_name, sequence_length=64,
