@@ -91,3 +91,23 @@ def test_stale_index_is_a_one_line_error(tmp_path, capsys, monkeypatch):
         cli()
     assert stop.value.code == 2
     assert "vocabulary of SHA-256 000000000000" in capsys.readouterr().err
+
+
+def test_a_faq_too_small_for_a_validation_split_is_a_one_line_error(
+        tmp_path, capsys, monkeypatch):
+    import sys
+
+    from tfllm.cli.faq_assistant import cli
+
+    faq = tmp_path / "faq.csv"
+    faq.write_text("question,answer\nwhere is my card,It is on its way.\n"
+                   "how do I pay,By card.\n")
+    monkeypatch.setattr(sys, "argv", ["faq_assistant", "build", "--faq-file",
+                                      str(faq), "--output", str(tmp_path)])
+    with pytest.raises(SystemExit) as stop:
+        cli()
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: a validation fraction of 0.1 of 2 "
+                          "examples is empty")
+    assert "--queries-file" in err and "Traceback" not in err

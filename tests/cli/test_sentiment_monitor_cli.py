@@ -105,3 +105,24 @@ def test_script_with_an_exported_model_reads_stdin(tmp_path):
             (tmp_path / "out" / "windows.jsonl").read_text().splitlines()]
     assert [r["topic"] for r in rows] == ["all", "all"]
     assert sum(r["total"] for r in rows) == 200
+
+
+def test_rerun_with_other_window_settings_is_a_one_line_error(
+        tmp_path, capsys, monkeypatch):
+    from tfllm.cli.sentiment_monitor import cli
+
+    path, _ = _stream(tmp_path)
+    out = tmp_path / "out"
+    flags = ["--input", str(path), "--output-dir", str(out), "--no-plots",
+             "--no-tensorboard", "--lateness", "3m"]
+    main([*flags, "--window", "10m"], classify=gold_of)
+    monkeypatch.setattr(
+        "tfllm.cli.sentiment_monitor.main",
+        lambda argv=None: main([*flags, "--window", "20m"], classify=gold_of))
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as stop:
+        cli()
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {out / 'state.json'}: saved with")
+    assert "Traceback" not in err

@@ -11,6 +11,7 @@ from tiny_faq import tiny_encoder
 from tfllm.apps.customer_service import FaqAssistant
 from tfllm.apps.customer_service import build_index
 from tfllm.export.retrieval_serving import export_retrieval
+from tfllm.retrieval.decisions import HANDOVER_MESSAGE
 from tfllm.retrieval.embedding import embed_texts
 
 QUERIES = ["great plot", "awful movie .", "the"]
@@ -60,8 +61,13 @@ def test_export_matches_in_memory_search_and_loads_without_tfllm(
     assert served["handover"] == [r["confidence"] < threshold
                                   for r in expected]
     assert served["intent"] == [r["intent"] for r in expected]
-    # The served answer is the best intent's template; the caller hands
-    # over on `handover` (the assistant puts its message there instead).
-    assert served["answer"] == [ANSWERS[r["intent"]] for r in expected]
+    # The served answer is what the assistant says: the best intent's
+    # template, or the hand-over message under the threshold.
+    assert served["answer_template"] == [ANSWERS[r["intent"]]
+                                         for r in expected]
+    assert served["answer"] == [
+        HANDOVER_MESSAGE if r["confidence"] < threshold
+        else ANSWERS[r["intent"]] for r in expected]
+    assert HANDOVER_MESSAGE in served["answer"]
     meta = json.loads((path / "assets" / "faq.json").read_text())
     assert meta["threshold"] == threshold and meta["entries"] == 8

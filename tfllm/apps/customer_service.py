@@ -23,6 +23,7 @@ import pathlib
 
 import numpy as np
 
+from tfllm.retrieval.decisions import HANDOVER_MESSAGE
 from tfllm.retrieval.decisions import combine
 from tfllm.retrieval.decisions import intent_probabilities
 from tfllm.retrieval.embedding import embed_texts
@@ -31,8 +32,6 @@ from tfllm.retrieval.embedding import vocabulary_fingerprint
 from tfllm.retrieval.index import VectorIndex
 from tfllm.utils.atomic import atomic_path
 
-HANDOVER_MESSAGE = ("I am not sure I understood. I am handing you over to a "
-                    "member of our team.")
 SETTINGS_FILE = "assistant.json"
 
 

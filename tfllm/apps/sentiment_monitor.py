@@ -25,6 +25,7 @@ import pathlib
 import sys
 import time
 
+from tfllm.data.errors import UserInputError
 from tfllm.monitoring import state as checkpoint
 from tfllm.monitoring.alerts import AlertConfig
 from tfllm.monitoring.alerts import BaselineAlerter
@@ -134,9 +135,10 @@ class SentimentMonitor:
         alert_config: `AlertConfig`.
 
     Raises:
-        ValueError: a state saved with another window length, lateness or
-            alert test (resuming it would mix two definitions), or output
-            files changed since the checkpoint.
+        UserInputError (a ValueError): a state saved with another window
+            length, lateness or alert test (resuming it would mix two
+            definitions).
+        ValueError: output files changed since the checkpoint.
     """
 
     def __init__(self, output_dir, classify, topics=None,
@@ -172,7 +174,7 @@ class SentimentMonitor:
                 (self.output_dir / name).unlink(missing_ok=True)
             return False
         if saved["settings"] != self.settings:
-            raise ValueError(
+            raise UserInputError(
                 f"{self.state_path}: saved with {saved['settings']}, now "
                 f"{self.settings}; use another --output-dir or the same "
                 "settings")

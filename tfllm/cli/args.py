@@ -70,16 +70,18 @@ def parse_dataclasses(classes, argv=None, description=None):
 def run_cli(main):
     """Runs a command's `main`; user errors end it with one line, exit 2.
 
-    Bad input files, missing data or checkpoints, an unavailable backbone
-    and a diverging loss are the user's to fix: they are printed as
+    Bad input files, settings the user must change (`UserInputError`),
+    missing data or checkpoints, an unavailable backbone and a diverging
+    loss are the user's to fix: they are printed as
     `error: <message>` (the message names file and line where there is one)
     without a Python traceback. Anything else propagates unchanged.
     """
     from tfllm.backbones import BackboneNotAvailableError
     from tfllm.data.errors import DataFormatError
+    from tfllm.data.errors import UserInputError
     from tfllm.training.callbacks import NonFiniteLossError
 
-    user_errors = (DataFormatError, FileNotFoundError,
+    user_errors = (DataFormatError, UserInputError, FileNotFoundError,
                    BackboneNotAvailableError, NonFiniteLossError)
     try:
         return main()

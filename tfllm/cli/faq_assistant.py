@@ -265,7 +265,8 @@ def export(args):
     path = export_retrieval(assistant.encoder, assistant.index,
                             args.export_dir, args.k, threshold,
                             aggregation=assistant.aggregation,
-                            confidence=confidence, scale=assistant.scale)
+                            confidence=confidence, scale=assistant.scale,
+                            handover_message=assistant.handover_message)
     print(f"exported the FAQ SavedModel to {path}")
     return path
 
@@ -349,15 +350,11 @@ def main(argv=None):
 
 
 def cli():
-    """Console-script entry point; a stale index is a one-line error too."""
+    """Console-script entry point: user errors (a stale index, a split
+    that leaves no validation query) end it with one line, exit 2."""
     from tfllm.cli.args import run_cli
-    from tfllm.retrieval.index import StaleIndexError
 
-    try:
-        return run_cli(main)
-    except StaleIndexError as e:
-        print(f"error: {e}", file=sys.stderr)
-        raise SystemExit(2) from None
+    return run_cli(main)
 
 
 if __name__ == "__main__":

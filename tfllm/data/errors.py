@@ -25,3 +25,13 @@ class DataFormatError(ValueError):
         self.reason = message
         where = f"{self.path}:{line}" if line is not None else self.path
         super().__init__(f"{where}: {message}")
+
+
+class UserInputError(ValueError):
+    """Settings or inputs the user must change (not a file's format).
+
+    Command-line tools (`tfllm.cli.args.run_cli`) print its message as one
+    `error:` line instead of a traceback: e.g. a validation fraction that
+    leaves no validation example, or a restart with settings that differ
+    from the saved state's.
+    """

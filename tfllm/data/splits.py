@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from tfllm.data.errors import UserInputError
+
 
 def strata(labels):
     """One stratum key per example: the label, or the sorted label set."""
@@ -26,11 +28,11 @@ def stratified_split(labels, validation_fraction=0.1, seed=42):
         covering `range(len(labels))`.
 
     Raises:
-        ValueError: fraction out of range, or no example lands in
-            validation.
+        UserInputError (a ValueError): fraction out of range, or no
+            example lands in validation.
     """
     if not 0 < validation_fraction < 1:
-        raise ValueError(
+        raise UserInputError(
             f"validation_fraction must be in (0, 1): {validation_fraction}")
     rng = np.random.default_rng(seed)
     keys = np.asarray(strata(labels), dtype=object)
@@ -43,10 +45,12 @@ def stratified_split(labels, validation_fraction=0.1, seed=42):
             validation.extend(members[:min(take, len(members) - 1)])
     validation = np.sort(np.asarray(validation, np.int64))
     if not len(validation):
-        raise ValueError(
+        raise UserInputError(
             f"a validation fraction of {validation_fraction} of "
-            f"{len(labels)} examples is empty; use a larger fraction or "
-            "give --validation-file")
+            f"{len(labels)} examples is empty (each label needs at least "
+            "two examples); use a larger fraction or give a validation "
+            "file (train_classifier --validation-file, faq_assistant "
+            "--queries-file)")
     train = np.setdiff1d(np.arange(len(labels)), validation)
     return train, validation
 

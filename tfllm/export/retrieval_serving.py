@@ -11,9 +11,12 @@ returns, best first:
 - `intents`: string `[batch, k]`, each entry's FAQ group (intent);
 - `answers`: string `[batch, k]`, each entry's answer template;
 - `questions`: string `[batch, k]`, each entry's indexed question;
-- `intent`, `answer`: string `[batch]`, the best intent from the k
-  entries (`max`: each intent's best entry; `vote`: a kNN vote; as
+- `intent`, `answer_template`: string `[batch]`, the best intent from
+  the k entries (`max`: each intent's best entry; `vote`: a kNN vote; as
   `tfllm.retrieval.decisions.intent_probabilities`) and its template;
+- `answer`: string `[batch]`, what to show the customer, as the
+  assistant's `ask` gives it: the template, or the hand-over message when
+  `handover` is true;
 - `confidence`: float32 `[batch]`, the best score or the top intent
   probability (as the assistant was fitted);
 - `handover`: bool `[batch]`, the confidence is under the fitted
@@ -39,6 +42,7 @@ import tensorflow as tf
 from tfllm.export.versioned import next_version
 from tfllm.export.versioned import share_variable_storage
 from tfllm.peft.saving import merged_for_export
+from tfllm.retrieval.decisions import HANDOVER_MESSAGE
 from tfllm.utils.atomic import atomic_path
 
 TEXT_SPEC = tf.TensorSpec([None], tf.string, name="text")
@@ -47,7 +51,8 @@ TASK_MARKER = "faq_retrieval"
 
 def make_retrieval_serving_fn(encoder, vectors, payload, k=5,
                               threshold=None, aggregation="max",
-                              confidence="score", scale=20.0):
+                              confidence="score", scale=20.0,
+                              handover_message=HANDOVER_MESSAGE):
     """Builds the raw-text serving function (outputs: module docstring).
 
     Args:
@@ -63,6 +68,7 @@ def make_retrieval_serving_fn(encoder, vectors, payload, k=5,
         confidence: str. `"score"` (the best similarity) or `"probability"`
             (the top intent probability).
         scale: float. Inverse temperature of the intent probabilities.
+        handover_message: str. The `answer` of a handed-over query.
 
     Returns:
         callable `text -> dict`; wrap it in `tf.function` with
@@ -91,6 +97,7 @@ def make_retrieval_serving_fn(encoder, vectors, payload, k=5,
     k = min(int(k), len(payload))
     cut = tf.constant(-np.inf if threshold is None else threshold,
                       tf.float32)
+    message = tf.constant(str(handover_message))
 
     def serve(text):
         queries = encoder.embed(text)  # (B, H)
@@ -107,6 +114,7 @@ def make_retrieval_serving_fn(encoder, vectors, payload, k=5,
         best = tf.argmax(probabilities, -1, output_type=tf.int32)
         sure = (top.values[:, 0] if confidence == "score"
                 else tf.reduce_max(probabilities, -1))
+        template = tf.gather(intent_answers, best)
         return {
             "ids": top.indices,
             "scores": top.values,
@@ -114,7 +122,8 @@ def make_retrieval_serving_fn(encoder, vectors, payload, k=5,
             "answers": tf.gather(fields["answer"], top.indices),
             "questions": tf.gather(fields["question"], top.indices),
             "intent": tf.gather(intent_names, best),
-            "answer": tf.gather(intent_answers, best),
+            "answer_template": template,
+            "answer": tf.where(sure < cut, message, template),
             "confidence": sure,
             "handover": sure < cut,
         }
@@ -124,7 +133,7 @@ def make_retrieval_serving_fn(encoder, vectors, payload, k=5,
 
 def export_retrieval(encoder, index, export_base, k=5, threshold=None,
                      version=None, aggregation="max", confidence="score",
-                     scale=20.0):
+                     scale=20.0, handover_message=HANDOVER_MESSAGE):
     """Writes a versioned FAQ-retrieval SavedModel, atomically.
 
     Args:
@@ -136,7 +145,8 @@ def export_retrieval(encoder, index, export_base, k=5, threshold=None,
         k: int. Entries returned per query.
         threshold: float or None. See `make_retrieval_serving_fn`.
         version: int or None. None: one above the highest existing.
-        aggregation, confidence, scale: see `make_retrieval_serving_fn`.
+        aggregation, confidence, scale, handover_message: see
+            `make_retrieval_serving_fn`.
 
     Returns:
         `pathlib.Path` of the version folder (it appears when complete).
@@ -154,7 +164,7 @@ def export_retrieval(encoder, index, export_base, k=5, threshold=None,
     final = pathlib.Path(export_base) / str(version)
     serve = make_retrieval_serving_fn(encoder, index.vectors, index.payload,
                                       k, threshold, aggregation, confidence,
-                                      scale)
+                                      scale, handover_message)
     with atomic_path(final) as temp, merged_for_export(encoder):
         archive = keras.export.ExportArchive()
         archive.track(encoder)

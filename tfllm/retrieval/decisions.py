@@ -18,6 +18,11 @@ from sklearn.metrics import precision_recall_curve
 
 AGGREGATIONS = ("max", "vote")
 
+# What a handed-over query is answered with (the assistant's `ask` and the
+# SavedModel's `answer`); `FaqAssistant(handover_message=...)` changes it.
+HANDOVER_MESSAGE = ("I am not sure I understood. I am handing you over to a "
+                    "member of our team.")
+
 
 def intent_probabilities(scores, ids, entry_intents, num_intents,
                          method="max", scale=20.0):

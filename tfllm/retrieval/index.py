@@ -23,6 +23,7 @@ import pathlib
 
 import numpy as np
 
+from tfllm.data.errors import UserInputError
 from tfllm.utils.atomic import atomic_path
 
 # Exact search up to this many vectors, faiss HNSW above (backend "auto").
@@ -31,8 +32,12 @@ BACKENDS = ("auto", "exact", "faiss_hnsw")
 FORMAT_VERSION = 1
 
 
-class StaleIndexError(ValueError):
-    """A saved index was built by another encoder or vocabulary."""
+class StaleIndexError(UserInputError):
+    """A saved index was built by another encoder or vocabulary.
+
+    A `UserInputError` (so a `ValueError`): command-line tools print it as
+    one line.
+    """
 
 
 def exact_search(vectors, queries, k):
