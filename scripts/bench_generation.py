@@ -2,16 +2,27 @@
 the KV cache, and supervised fine-tuning steps of SmolLM2.
 
 Usage: python scripts/bench_generation.py [--new-tokens 32] [--sft-steps 6]
+       python scripts/bench_generation.py --quick --peer llamacpp [--threads N]
        python scripts/bench_generation.py --sft-only --sft-peft lora \
            --sft-peft-config r=8,lora_alpha=16 --sft-learning-rate 2e-4
 Prints one JSON object (also written to --output). With --sft-peft the
 SFT steps train only the method's weights, and the adapter is saved to a
 temporary folder to report its size in bytes.
+
+`--peer llamacpp` also decodes the same GGUF file with llama.cpp
+(llama-cpp-python, the `bench` extra; pip builds it with the machine's
+compiler): the same prompt token ids, greedy, the same number of new tokens
+and the same thread count (`--threads`, default: every CPU, which is what
+TensorFlow's intra-op pool uses), batch 1; it reports both tokens/s, their
+ratio (tfllm / llama.cpp) and whether the greedy tokens agree.
 """
 
 import argparse
 import json
+import os
 import pathlib
+import subprocess
+import sys
 import tempfile
 import time
 
@@ -79,6 +90,88 @@ def bench_generation(lm, tokenizer, new_tokens, batches=("batch1", "batch4"),
     return results
 
 
+def bench_llamacpp(gguf_path, prompt_ids, new_tokens, threads, repeats=2):
+    """Greedy decoding of `prompt_ids` by llama.cpp at batch 1.
+
+    Args:
+        gguf_path: str. The GGUF file tfllm loads too.
+        prompt_ids: list of int. The prompt's token ids (tfllm's tokenizer,
+            so both sides read the same tokens).
+        new_tokens: int. Tokens generated after the prompt.
+        threads: int. llama.cpp threads (decode and prompt).
+        repeats: int. Timed runs; the fastest counts.
+
+    Returns:
+        dict: `seconds`, `new_tokens`, `tokens_per_second` (new tokens over
+        the wall time of prompt processing plus decoding, as tfllm's
+        figure) and `tokens` (the greedy ids).
+    """
+    from llama_cpp import Llama
+
+    llm = Llama(model_path=str(gguf_path), n_threads=threads,
+                n_threads_batch=threads, n_ctx=512, verbose=False)
+
+    def run():
+        llm.reset()
+        out = []
+        for token in llm.generate(prompt_ids, top_k=1, top_p=1.0, temp=0.0,
+                                  repeat_penalty=1.0, reset=True):
+            out.append(int(token))
+            if len(out) == new_tokens:
+                break
+        return out
+
+    run()  # warm-up
+    best, tokens = float("inf"), None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        tokens = run()
+        best = min(best, time.perf_counter() - start)
+    return {"seconds": round(best, 3), "new_tokens": len(tokens),
+            "tokens_per_second": round(len(tokens) / best, 2),
+            "tokens": tokens}
+
+
+def bench_peer(lm, tokenizer, new_tokens, threads, repeats=2):
+    """tfllm and llama.cpp side by side on one prompt, batch 1, greedy."""
+    from tfllm.checkpoints.gguf import smollm2_path
+    from tfllm.generation import GenerationConfig
+    from tfllm.generation import generate
+
+    ids = np.asarray(tokenizer(PROMPTS[0])).tolist()
+    config = GenerationConfig(max_new_tokens=new_tokens)
+    ours = _time_generation(lm, [ids], config, repeats)
+    # llama.cpp runs in its own process: ggml and TensorFlow each bring
+    # their own OpenMP / oneDNN thread pools, and one process would time
+    # them fighting over the cores.
+    job = json.dumps({"gguf_path": str(smollm2_path()), "prompt_ids": ids,
+                      "new_tokens": new_tokens, "threads": threads,
+                      "repeats": repeats})
+    done = subprocess.run([sys.executable, __file__, "--llamacpp-worker",
+                           job], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"llama.cpp worker failed (exit "
+                           f"{done.returncode}): {done.stderr[-2000:]}")
+    theirs = json.loads(done.stdout.strip().splitlines()[-1])
+    our_tokens = [int(t) for t in generate(lm, [ids], config)[0]]
+    agree = 0
+    for a, b in zip(our_tokens, theirs["tokens"]):
+        if a != b:
+            break
+        agree += 1
+    return {
+        "threads": threads, "prompt": PROMPTS[0],
+        "tfllm_batch1": ours, "llamacpp_batch1": {
+            k: v for k, v in theirs.items() if k != "tokens"},
+        "ratio_tfllm_over_llamacpp": round(
+            ours["tokens_per_second"] / theirs["tokens_per_second"], 3),
+        "greedy_tokens_agree": our_tokens == theirs["tokens"],
+        "greedy_prefix_agreeing": agree,
+        "tfllm_text": tokenizer.detokenize(our_tokens),
+        "llamacpp_text": tokenizer.detokenize(theirs["tokens"]),
+    }
+
+
 def bench_sft(backbone, tokenizer, steps, batch_size, sequence_length,
               learning_rate=1e-5, peft=None, peft_config=None):
     """Times SFT steps; trains `backbone` in place (run it last)."""
@@ -139,6 +232,9 @@ def bench_sft(backbone, tokenizer, steps, batch_size, sequence_length,
 
 
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--llamacpp-worker":
+        print(json.dumps(bench_llamacpp(**json.loads(sys.argv[2]))))
+        return
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--new-tokens", type=int, default=32)
     parser.add_argument("--sft-steps", type=int, default=6)
@@ -152,6 +248,11 @@ def main():
                         help="PEFT method for the SFT steps (e.g. lora)")
     parser.add_argument("--sft-peft-config", default=None,
                         help="its settings, as train_ner.py --peft-config")
+    parser.add_argument("--peer", choices=["llamacpp"], default=None,
+                        help="also decode with llama.cpp (llama-cpp-python, "
+                             "the bench extra), batch 1, same GGUF file")
+    parser.add_argument("--threads", type=int, default=os.cpu_count(),
+                        help="llama.cpp threads (default: every CPU)")
     parser.add_argument("--output", default=str(
         pathlib.Path(tempfile.gettempdir()) / "bench_generation.json"))
     args = parser.parse_args()
@@ -169,6 +270,10 @@ def main():
                                        ("batch1",), 1))
     else:
         report.update(bench_generation(lm, tokenizer, args.new_tokens))
+    if args.peer:
+        report["peer"] = bench_peer(lm, tokenizer, args.new_tokens,
+                                    args.threads)
+        print("peer", report["peer"], flush=True)
     if args.sft_steps and not args.quick:
         report["sft"] = bench_sft(lm.backbone, tokenizer, args.sft_steps,
                                   args.sft_batch_size, 128,
