@@ -146,11 +146,15 @@ def test_max_records_stops_and_resumes_at_the_right_record(tmp_path):
     run(tmp_path / "whole", tmp_path / "s.jsonl")
     first = run(tmp_path / "split", tmp_path / "s.jsonl", max_records=1000)
     assert first["stopped_early"] and first["records"] == 1000
+    assert first["resumed_after_records"] is None
     positions = checkpoint.load_state(
         tmp_path / "split" / "state.json")["positions"]
     assert positions[str(tmp_path / "s.jsonl")]["line"] == 1000
     second = run(tmp_path / "split", tmp_path / "s.jsonl")
     assert second["records"] == len(records)
+    assert second["resumed_after_records"] == 1000
+    assert json.loads((tmp_path / "split" / "summary.json").read_text())[
+        "resumed_after_records"] == 1000
     for name in ("windows.jsonl", "alerts.jsonl"):
         assert (tmp_path / "split" / name).read_text() == (
             tmp_path / "whole" / name).read_text()

@@ -297,11 +297,14 @@ class SentimentMonitor:
                 open.
 
         Returns:
-            dict: the counters, plus `seconds`, `stopped_early` and
+            dict: the counters, plus `seconds`, `stopped_early`,
+            `resumed_after_records` (records done by earlier runs when this
+            run resumed from a checkpoint, else None) and
             `classified_texts` (texts sent to the model in this run, when
             `classify` counts them, as `SavedModelLabeler` does).
         """
         start = time.perf_counter()
+        resumed_after = self.counters["records"] if self.resumed else None
         batch, seen, stopped = [], 0, False
         for item in reader:
             if item is CAUGHT_UP:
@@ -328,6 +331,7 @@ class SentimentMonitor:
         self.plot()
         summary = dict(self.counters, seconds=time.perf_counter() - start,
                        stopped_early=stopped,
+                       resumed_after_records=resumed_after,
                        classified_texts=getattr(self.classify, "classified",
                                                 None))
         with atomic_path(self.output_dir / "summary.json") as t:
