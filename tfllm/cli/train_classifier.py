@@ -38,6 +38,7 @@ from tfllm.data.labels import check_labels
 from tfllm.data.labels import label_ids
 from tfllm.data.pipeline import encode_text_classification
 from tfllm.data.splits import stratified_folds
+from tfllm.data.splits import seeded_subset
 from tfllm.data.splits import stratified_split
 from tfllm.data.text_files import MULTI_LABEL_FORMATS
 from tfllm.data.text_files import read_text_file
@@ -137,14 +138,6 @@ class ClassifierConfig:
 
 def _delimiter(value):
     return {"\\t": "\t", "tab": "\t"}.get(value, value)
-
-
-def _subset(examples, limit, seed):
-    if not limit or limit >= len(examples):
-        return examples
-    keep = np.sort(np.random.default_rng(seed).permutation(
-        len(examples))[:limit])
-    return [examples[i] for i in keep]
 
 
 def resolve_task(config):
@@ -423,8 +416,8 @@ def _run(config, training, start, peft_args=None):
         json.dumps(bad_rows.summary(), indent=2) + "\n")
 
     if config.folds:
-        examples = _subset(data["train"], config.max_train_examples,
-                           training.seed)
+        examples = seeded_subset(data["train"], config.max_train_examples,
+                                 training.seed)
         print(f"{len(examples)} examples, {len(id2label)} labels; "
               f"{config.folds}-fold cross-validation")
         cross_validate(config, training, id2label, examples, run_dir,
@@ -434,10 +427,10 @@ def _run(config, training, start, peft_args=None):
 
     if "validation" not in data:
         carve_validation(data, config, training.seed)
-    data["train"] = _subset(data["train"], config.max_train_examples,
-                            training.seed)
-    data["validation"] = _subset(data["validation"],
-                                 config.max_eval_examples, training.seed)
+    data["train"] = seeded_subset(data["train"], config.max_train_examples,
+                                  training.seed)
+    data["validation"] = seeded_subset(data["validation"],
+                                       config.max_eval_examples, training.seed)
     print(f"{len(data['train'])} training / {len(data['validation'])} "
           f"validation examples; {len(id2label)} labels"
           f"{' (multi-label)' if config.multi_label else ''}; word "

@@ -31,6 +31,7 @@ from tfllm.data.classification_datasets import DATASETS
 from tfllm.data.classification_datasets import load_classification_dataset
 from tfllm.data.errors import DataFormatError
 from tfllm.data.labels import build_class_list
+from tfllm.data.splits import seeded_subset
 from tfllm.data.splits import stratified_split
 from tfllm.data.text_files import read_text_file
 from tfllm.evaluation.classification_metrics import single_label_report
@@ -102,14 +103,6 @@ class ZeroShotConfig:
 
 def _unescape(text):
     return text.replace("\\n", "\n").replace("\\t", "\t")
-
-
-def _subset(examples, limit, seed):
-    if not limit or limit >= len(examples):
-        return examples
-    keep = np.sort(np.random.default_rng(seed).permutation(
-        len(examples))[:limit])
-    return [examples[i] for i in keep]
 
 
 def read_inputs(config):
@@ -240,7 +233,7 @@ def main(argv=None):
     [config] = parse_dataclasses([ZeroShotConfig], argv,
                                  description=__doc__)
     examples, train = read_inputs(config)
-    examples = _subset(examples, config.max_examples, config.seed)
+    examples = seeded_subset(examples, config.max_examples, config.seed)
     if not examples:
         raise SystemExit("no texts to classify")
     try:

@@ -1,8 +1,26 @@
-"""Stratified validation splits and k-fold cross-validation, seeded."""
+"""Stratified validation splits, k-fold cross-validation and subsets, seeded."""
 
 import numpy as np
 
 from tfllm.data.errors import UserInputError
+
+
+def seeded_subset(examples, limit, seed):
+    """At most `limit` examples, drawn without replacement, in file order.
+
+    Args:
+        examples: list.
+        limit: int or None. None, 0 or at least `len(examples)`: all.
+        seed: int. Seeds the draw (NumPy's default generator).
+
+    Returns:
+        list: the kept examples in their original order.
+    """
+    if not limit or limit >= len(examples):
+        return examples
+    keep = np.sort(np.random.default_rng(seed).permutation(
+        len(examples))[:limit])
+    return [examples[i] for i in keep]
 
 
 def strata(labels):

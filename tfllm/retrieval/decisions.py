@@ -15,6 +15,7 @@
 
 import numpy as np
 from sklearn.metrics import precision_recall_curve
+from sklearn.metrics import precision_recall_fscore_support
 
 AGGREGATIONS = ("max", "vote")
 
@@ -140,11 +141,8 @@ def fallback_report(confidence, correct, threshold):
     correct = np.asarray(correct, bool)
     handed = confidence < threshold
     wrong = ~correct
-    caught = float(np.sum(handed & wrong))
-    precision = caught / handed.sum() if handed.any() else 0.0
-    recall = caught / wrong.sum() if wrong.any() else 0.0
-    f1 = (2 * precision * recall / (precision + recall)
-          if precision + recall else 0.0)
+    precision, recall, f1, _ = precision_recall_fscore_support(
+        wrong, handed, average="binary", pos_label=True, zero_division=0)
     answered = ~handed
     return {
         "threshold": float(threshold),
