@@ -14,7 +14,9 @@ temporary folder to report its size in bytes.
 compiler): the same prompt token ids, greedy, the same number of new tokens
 and the same thread count (`--threads`, default: every CPU, which is what
 TensorFlow's intra-op pool uses), batch 1; it reports both tokens/s, their
-ratio (tfllm / llama.cpp) and whether the greedy tokens agree.
+ratio (tfllm / llama.cpp) and whether the greedy tokens agree; and the same
+at batch 8 (`--peer-batch-sizes`; eight copies of the prompt, llama.cpp
+through its C batch API with one sequence per row).
 """
 
 import argparse
@@ -132,7 +134,102 @@ def bench_llamacpp(gguf_path, prompt_ids, new_tokens, threads, repeats=2):
             "tokens": tokens}
 
 
-def bench_peer(lm, tokenizer, new_tokens, threads, repeats=2):
+def bench_llamacpp_batched(gguf_path, prompt_ids, new_tokens, threads,
+                           batch_size, repeats=2):
+    """Greedy decoding of `batch_size` copies of a prompt by llama.cpp.
+
+    llama-cpp-python's `Llama` decodes one sequence; batches go through
+    the C API (`llama_batch` with one sequence id per row, one
+    `llama_decode` per step for all rows), as llama.cpp's own
+    `batched` example does.
+
+    Args:
+        gguf_path, prompt_ids, new_tokens, threads, repeats: as
+            `bench_llamacpp`.
+        batch_size: int. Sequences decoded together.
+
+    Returns:
+        dict: `seconds`, `new_tokens` (all rows), `tokens_per_second` (new
+        tokens of all rows over the wall time of prompt processing plus
+        decoding) and `tokens` (row 0's greedy ids).
+    """
+    import ctypes
+
+    import llama_cpp as C
+
+    C.llama_backend_init()
+    model = C.llama_model_load_from_file(
+        str(gguf_path).encode(), C.llama_model_default_params())
+    params = C.llama_context_default_params()
+    params.n_ctx = batch_size * (len(prompt_ids) + new_tokens + 8)
+    params.n_batch = max(512, batch_size * len(prompt_ids))
+    params.n_seq_max = batch_size
+    params.n_threads = params.n_threads_batch = threads
+    context = C.llama_init_from_model(model, params)
+    vocabulary_size = C.llama_vocab_n_tokens(C.llama_model_get_vocab(model))
+    batch = C.llama_batch_init(batch_size * len(prompt_ids), 0, batch_size)
+
+    def fill(entries):  # entries: (token, position, sequence, wants logits)
+        batch.n_tokens = len(entries)
+        for i, (token, position, sequence, logits) in enumerate(entries):
+            batch.token[i] = token
+            batch.pos[i] = position
+            batch.n_seq_id[i] = 1
+            batch.seq_id[i][0] = sequence
+            batch.logits[i] = logits
+        if C.llama_decode(context, batch) != 0:
+            raise RuntimeError("llama_decode failed")
+
+    def greedy(index):
+        row = C.llama_get_logits_ith(context, index)
+        logits = np.ctypeslib.as_array(
+            ctypes.cast(row, ctypes.POINTER(ctypes.c_float)),
+            shape=(vocabulary_size,))
+        return int(np.argmax(logits))
+
+    def run():
+        C.llama_memory_clear(C.llama_get_memory(context), True)
+        last = len(prompt_ids) - 1
+        fill([(t, p, s, p == last) for s in range(batch_size)
+              for p, t in enumerate(prompt_ids)])
+        rows = [[greedy(s * len(prompt_ids) + last)]
+                for s in range(batch_size)]
+        for step in range(1, new_tokens):
+            fill([(rows[s][-1], last + step, s, True)
+                  for s in range(batch_size)])
+            for s in range(batch_size):
+                rows[s].append(greedy(s))
+        return rows
+
+    run()  # warm-up
+    best, rows = float("inf"), None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        rows = run()
+        best = min(best, time.perf_counter() - start)
+    C.llama_batch_free(batch)
+    C.llama_free(context)
+    C.llama_model_free(model)
+    produced = sum(len(r) for r in rows)
+    return {"seconds": round(best, 3), "new_tokens": produced,
+            "tokens_per_second": round(produced / best, 2),
+            "tokens": rows[0],
+            "rows_identical": all(r == rows[0] for r in rows)}
+
+
+def _run_worker(kind, **job):
+    """Runs a llama.cpp measurement in a child process (see bench_peer)."""
+    done = subprocess.run(
+        [sys.executable, __file__, f"--llamacpp-{kind}-worker",
+         json.dumps(job)], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"llama.cpp worker failed (exit "
+                           f"{done.returncode}): {done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def bench_peer(lm, tokenizer, new_tokens, threads, repeats=2,
+               batch_sizes=(1, 8)):
     """tfllm and llama.cpp side by side on one prompt, batch 1, greedy."""
     from tfllm.checkpoints.gguf import smollm2_path
     from tfllm.generation import GenerationConfig
@@ -140,36 +237,40 @@ def bench_peer(lm, tokenizer, new_tokens, threads, repeats=2):
 
     ids = np.asarray(tokenizer(PROMPTS[0])).tolist()
     config = GenerationConfig(max_new_tokens=new_tokens)
-    ours = _time_generation(lm, [ids], config, repeats)
     # llama.cpp runs in its own process: ggml and TensorFlow each bring
     # their own OpenMP / oneDNN thread pools, and one process would time
     # them fighting over the cores.
-    job = json.dumps({"gguf_path": str(smollm2_path()), "prompt_ids": ids,
-                      "new_tokens": new_tokens, "threads": threads,
-                      "repeats": repeats})
-    done = subprocess.run([sys.executable, __file__, "--llamacpp-worker",
-                           job], capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"llama.cpp worker failed (exit "
-                           f"{done.returncode}): {done.stderr[-2000:]}")
-    theirs = json.loads(done.stdout.strip().splitlines()[-1])
+    job = {"gguf_path": str(smollm2_path()), "prompt_ids": ids,
+           "new_tokens": new_tokens, "threads": threads, "repeats": repeats}
+    report = {"threads": threads, "prompt": PROMPTS[0]}
     our_tokens = [int(t) for t in generate(lm, [ids], config)[0]]
-    agree = 0
-    for a, b in zip(our_tokens, theirs["tokens"]):
-        if a != b:
-            break
-        agree += 1
-    return {
-        "threads": threads, "prompt": PROMPTS[0],
-        "tfllm_batch1": ours, "llamacpp_batch1": {
-            k: v for k, v in theirs.items() if k != "tokens"},
-        "ratio_tfllm_over_llamacpp": round(
-            ours["tokens_per_second"] / theirs["tokens_per_second"], 3),
-        "greedy_tokens_agree": our_tokens == theirs["tokens"],
-        "greedy_prefix_agreeing": agree,
-        "tfllm_text": tokenizer.detokenize(our_tokens),
-        "llamacpp_text": tokenizer.detokenize(theirs["tokens"]),
-    }
+    for size in batch_sizes:
+        ours = _time_generation(lm, [ids] * size, config, repeats)
+        if size == 1:
+            theirs = _run_worker("single", **job)
+        else:
+            theirs = _run_worker("batched", batch_size=size, **job)
+        key = f"batch{size}"
+        report[f"tfllm_{key}"] = ours
+        report[f"llamacpp_{key}"] = {
+            k: v for k, v in theirs.items() if k != "tokens"}
+        report[f"ratio_tfllm_over_llamacpp_{key}"] = round(
+            ours["tokens_per_second"] / theirs["tokens_per_second"], 3)
+        if size == 1:
+            agree = 0
+            for a, b in zip(our_tokens, theirs["tokens"]):
+                if a != b:
+                    break
+                agree += 1
+            report.update({
+                "greedy_tokens_agree": our_tokens == theirs["tokens"],
+                "greedy_prefix_agreeing": agree,
+                "tfllm_text": tokenizer.detokenize(our_tokens),
+                "llamacpp_text": tokenizer.detokenize(theirs["tokens"]),
+            })
+        print(key, report[f"tfllm_{key}"], report[f"llamacpp_{key}"],
+              flush=True)
+    return report
 
 
 def bench_sft(backbone, tokenizer, steps, batch_size, sequence_length,
@@ -232,8 +333,11 @@ def bench_sft(backbone, tokenizer, steps, batch_size, sequence_length,
 
 
 def main():
-    if len(sys.argv) == 3 and sys.argv[1] == "--llamacpp-worker":
+    if len(sys.argv) == 3 and sys.argv[1] == "--llamacpp-single-worker":
         print(json.dumps(bench_llamacpp(**json.loads(sys.argv[2]))))
+        return
+    if len(sys.argv) == 3 and sys.argv[1] == "--llamacpp-batched-worker":
+        print(json.dumps(bench_llamacpp_batched(**json.loads(sys.argv[2]))))
         return
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--new-tokens", type=int, default=32)
@@ -251,6 +355,8 @@ def main():
     parser.add_argument("--peer", choices=["llamacpp"], default=None,
                         help="also decode with llama.cpp (llama-cpp-python, "
                              "the bench extra), batch 1, same GGUF file")
+    parser.add_argument("--peer-batch-sizes", default="1,8",
+                        help="batch sizes of the side-by-side runs")
     parser.add_argument("--threads", type=int, default=os.cpu_count(),
                         help="llama.cpp threads (default: every CPU)")
     parser.add_argument("--output", default=str(
@@ -271,8 +377,9 @@ def main():
     else:
         report.update(bench_generation(lm, tokenizer, args.new_tokens))
     if args.peer:
-        report["peer"] = bench_peer(lm, tokenizer, args.new_tokens,
-                                    args.threads)
+        report["peer"] = bench_peer(
+            lm, tokenizer, args.new_tokens, args.threads,
+            batch_sizes=[int(b) for b in args.peer_batch_sizes.split(",")])
         print("peer", report["peer"], flush=True)
     if args.sft_steps and not args.quick:
         report["sft"] = bench_sft(lm.backbone, tokenizer, args.sft_steps,
