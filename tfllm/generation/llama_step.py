@@ -20,6 +20,11 @@ same cache layout, so it plugs into `tfllm.generation.generate`'s loops:
   (`dynamic_update_slice` under XLA, which the decoding loop is compiled
   with when this path is taken).
 
+`tfllm.generation.generate` runs the whole decoding loop built on it as one
+XLA program (2.4x KerasHub's step in tokens/s at batch 1 and 7.6x at batch
+8 for SmolLM2-135M on a 2-core Xeon; BENCHMARKS.md, "Side by side with
+llama.cpp after the lean decoding step").
+
 It is taken only where it computes exactly what KerasHub computes: a
 `Llama3CausalLM` / `LlamaCausalLM` whose layers are KerasHub's own (no PEFT
 wrappers, no quantized layers) in float32 with dropout off at inference.
@@ -63,7 +68,16 @@ def supports(causal_lm):
             or getattr(embedding, "reverse_dtype", None) not in (
                 None, "float32")):
         return False
+    from keras_hub.src.models.llama.llama_attention import LlamaAttention
+    from keras_hub.src.models.llama.llama_decoder import (
+        LlamaTransformerDecoder,
+    )
+
     for layer in backbone.transformer_layers:
+        # Exact types: a subclass may change what the layer computes.
+        if (type(layer) is not LlamaTransformerDecoder
+                or type(layer._self_attention_layer) is not LlamaAttention):
+            return False
         attention = layer._self_attention_layer
         dense = [attention._query_dense, attention._key_dense,
                  attention._value_dense, attention._output_dense,
@@ -74,6 +88,9 @@ def supports(causal_lm):
             if type(d) not in _DENSE_TYPES or d.quantization_mode:
                 return False
             if getattr(d, "bias", None) is not None:
+                return False
+            if getattr(d, "activation", None) not in (
+                    None, keras.activations.linear):
                 return False
         if getattr(layer.activation, "__name__", "") != "silu":
             return False
