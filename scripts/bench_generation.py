@@ -55,15 +55,22 @@ PROMPTS = ["The capital of France is", "Once upon a time",
            "The three primary colours are", "Water boils at"]
 
 
+def _best_time(run, repeats):
+    """`(fastest wall seconds of `repeats` calls, last result)` after one
+    untimed warm-up call (tracing, compiling, caches)."""
+    run()
+    best, result = float("inf"), None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = run()
+        best = min(best, time.perf_counter() - start)
+    return best, result
+
+
 def _time_generation(lm, ids, config, repeats=2):
     from tfllm.generation import generate
 
-    generate(lm, ids, config)  # trace
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        out = generate(lm, ids, config)
-        best = min(best, time.perf_counter() - start)
+    best, out = _best_time(lambda: generate(lm, ids, config), repeats)
     tokens = sum(len(o) for o in out)
     return {"seconds": round(best, 3), "new_tokens": tokens,
             "tokens_per_second": round(tokens / best, 2)}
@@ -123,12 +130,7 @@ def bench_llamacpp(gguf_path, prompt_ids, new_tokens, threads, repeats=2):
                 break
         return out
 
-    run()  # warm-up
-    best, tokens = float("inf"), None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        tokens = run()
-        best = min(best, time.perf_counter() - start)
+    best, tokens = _best_time(run, repeats)
     return {"seconds": round(best, 3), "new_tokens": len(tokens),
             "tokens_per_second": round(len(tokens) / best, 2),
             "tokens": tokens}
@@ -201,12 +203,7 @@ def bench_llamacpp_batched(gguf_path, prompt_ids, new_tokens, threads,
                 rows[s].append(greedy(s))
         return rows
 
-    run()  # warm-up
-    best, rows = float("inf"), None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        rows = run()
-        best = min(best, time.perf_counter() - start)
+    best, rows = _best_time(run, repeats)
     C.llama_batch_free(batch)
     C.llama_free(context)
     C.llama_model_free(model)
