@@ -306,7 +306,7 @@ def generate(causal_lm, prompts, config=None, stop_token_ids=(),
             seed but differ from the non-XLA draw (XLA's random bits).
             Llama-family models (SmolLM2, Llama 3) with the cache on always
             decode through `tfllm.generation.llama_step` in one XLA program
-            (about 2x the tokens/s of KerasHub's step at batch 1 and 7x at
+            (1.6-2.4x the tokens/s of KerasHub's step at batch 1, 6-7.6x at
             batch 8 on a 2-core Xeon; BENCHMARKS.md), whatever this says.
 
     Returns:

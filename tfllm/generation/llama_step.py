@@ -21,9 +21,9 @@ same cache layout, so it plugs into `tfllm.generation.generate`'s loops:
   with when this path is taken).
 
 `tfllm.generation.generate` runs the whole decoding loop built on it as one
-XLA program (2.4x KerasHub's step in tokens/s at batch 1 and 7.6x at batch
-8 for SmolLM2-135M on a 2-core Xeon; BENCHMARKS.md, "Side by side with
-llama.cpp after the lean decoding step").
+XLA program (1.6-2.4x KerasHub's step in tokens/s at batch 1 and 6-7.6x
+at batch 8 for SmolLM2-135M on a 2-core Xeon; BENCHMARKS.md, "Side by side
+with llama.cpp after the lean decoding step").
 
 It is taken only where it computes exactly what KerasHub computes: a
 `Llama3CausalLM` / `LlamaCausalLM` whose layers are KerasHub's own (no PEFT
