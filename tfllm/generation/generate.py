@@ -304,7 +304,8 @@ def generate(causal_lm, prompts, config=None, stop_token_ids=(),
         jit_compile: bool. Compile the decoding loop with XLA. Greedy and
             beam results are unchanged; sampled tokens are reproducible per
             seed but differ from the non-XLA draw (XLA's random bits).
-            Llama-family models (SmolLM2, Llama 3) with the cache on always
+            Float32 Llama-family models (SmolLM2, Llama 3) without PEFT
+            layers, with the cache on, always
             decode through `tfllm.generation.llama_step` in one XLA program
             (1.6-2.4x the tokens/s of KerasHub's step at batch 1, 6-7.6x at
             batch 8 on a 2-core Xeon; BENCHMARKS.md), whatever this says.
