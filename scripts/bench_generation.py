@@ -5,6 +5,7 @@ Usage: python scripts/bench_generation.py [--new-tokens 32] [--sft-steps 6]
        python scripts/bench_generation.py --quick --peer llamacpp [--threads N]
        python scripts/bench_generation.py --sft-only --sft-peft lora \
            --sft-peft-config r=8,lora_alpha=16 --sft-learning-rate 2e-4
+       python scripts/bench_generation.py --quick --perplexity [--quantize int8]
 Prints one JSON object (also written to --output). With --sft-peft the
 SFT steps train only the method's weights, and the adapter is saved to a
 temporary folder to report its size in bytes.
@@ -97,6 +98,44 @@ def bench_generation(lm, tokenizer, new_tokens, batches=("batch1", "batch4"),
             results[key] = _time_generation(lm, prompts, config, repeats)
             print(key, results[key], flush=True)
     return results
+
+
+def perplexity(lm, tokenizer, windows=8, length=256, data_dir=None):
+    """Perplexity of `lm` on the last `windows * length` tokens of
+    tiny_shakespeare (`../shared/data/tiny_shakespeare/input.txt`).
+
+    Each window of `length + 1` tokens is scored on its `length` next-token
+    predictions from position 0 (no context across windows).
+
+    Returns:
+        dict: `perplexity` (exp of the mean cross-entropy in nats per
+        token), `tokens` scored and `source`.
+    """
+    import keras
+    import tensorflow as tf
+
+    from tfllm.data.locate import find_dataset_dir
+
+    folder = find_dataset_dir("tiny_shakespeare", data_dir,
+                              required_files=("input.txt",))
+    if folder is None:
+        sys.exit("error: tiny_shakespeare not found; set TFLLM_DATA_DIR")
+    text = (folder / "input.txt").read_text(encoding="utf-8")
+    ids = np.asarray(tokenizer(text[-(windows * length * 8):])).tolist()
+    span = windows * (length + 1)
+    if len(ids) < span:
+        raise ValueError(f"only {len(ids)} tokens for {span}")
+    rows = np.array(ids[-span:], np.int32).reshape(windows, length + 1)
+    total = 0.0
+    for row in rows:
+        x, y = row[None, :-1], row[None, 1:]
+        logits = lm({"token_ids": x, "padding_mask": np.ones_like(x)})
+        total += float(tf.reduce_sum(keras.losses.sparse_categorical_crossentropy(
+            y, logits, from_logits=True)))
+    return {"perplexity": round(float(np.exp(total / rows[:, 1:].size)), 3),
+            "tokens": int(rows[:, 1:].size),
+            "source": f"{folder / 'input.txt'}, last {span} tokens, "
+                      f"{windows} windows of {length}"}
 
 
 def bench_llamacpp(gguf_path, prompt_ids, new_tokens, threads, repeats=2):
@@ -354,6 +393,11 @@ def main():
                              "the bench extra), batch 1, same GGUF file")
     parser.add_argument("--peer-batch-sizes", default="1,8",
                         help="batch sizes of the side-by-side runs")
+    parser.add_argument("--quantize", choices=["int8"], default=None,
+                        help="Keras int8 quantization of the model before "
+                             "every measurement")
+    parser.add_argument("--perplexity", action="store_true",
+                        help="also report perplexity on tiny_shakespeare")
     parser.add_argument("--threads", type=int, default=os.cpu_count(),
                         help="llama.cpp threads (default: every CPU)")
     parser.add_argument("--output", default=str(
@@ -366,6 +410,14 @@ def main():
     lm, tokenizer = load_gguf_causal_lm()
     report = {"machine": machine_description(),
               "load_seconds": round(time.perf_counter() - start, 1)}
+    if args.quantize:
+        start = time.perf_counter()
+        lm.quantize(args.quantize)
+        report["quantize"] = {"mode": args.quantize, "seconds": round(
+            time.perf_counter() - start, 1)}
+    if args.perplexity:
+        report["perplexity"] = perplexity(lm, tokenizer)
+        print("perplexity", report["perplexity"], flush=True)
     if args.sft_only:
         pass
     elif args.quick:

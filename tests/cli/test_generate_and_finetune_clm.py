@@ -53,6 +53,36 @@ def test_generate_from_a_gguf_file_reads_a_prompt_file(tiny_gguf, tmp_path):
     assert len(texts) == 2
 
 
+def test_generate_with_int8_weights(tiny_gguf, monkeypatch):
+    import keras
+
+    from tfllm.data.errors import UserInputError
+    from tfllm.generation import GenerationConfig
+    from tfllm.generation import text as text_module
+
+    loaded = []
+    real_load = text_module.load_generator
+
+    def recording_load(*args, **kwargs):
+        loaded.append(real_load(*args, **kwargs))
+        return loaded[-1]
+
+    monkeypatch.setattr(text_module, "load_generator", recording_load)
+    args = ["--model", str(tiny_gguf), "--prompt", "hello", "--no-chat",
+            "--max-new-tokens", "4"]
+    int8 = generate_cli.main(args + ["--quantize", "int8"])
+    lm, preprocessor = loaded[0]
+    query = lm.backbone.transformer_layers[0]._self_attention_layer \
+        ._query_dense
+    assert query.quantization_mode == "int8"
+    assert keras.backend.standardize_dtype(query._kernel.dtype) == "int8"
+    texts, _ = text_module.generate_text(
+        lm, preprocessor, ["hello"], GenerationConfig(max_new_tokens=4), 1)
+    assert int8 == texts
+    with pytest.raises(UserInputError, match="expected 'int8'"):
+        generate_cli.main(args + ["--quantize", "int4"])
+
+
 def test_finetune_bad_line_is_reported_with_file_and_line(tmp_path):
     from tfllm.data.errors import DataFormatError
 

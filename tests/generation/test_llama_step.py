@@ -145,3 +145,22 @@ def test_models_it_does_not_compute_exactly_keep_keras_hub_path():
     finally:
         keras.config.set_dtype_policy("float32")
     assert not llama_step.supports(half)
+
+
+def test_quantizing_after_a_call_retraces_instead_of_reading_old_weights(
+        monkeypatch):
+    lm = _lm(False)
+    config = GenerationConfig(max_new_tokens=6)
+    generate(lm, PROMPTS, config)  # traces the lean float32 loop
+    lm.quantize("int8")
+    assert not llama_step.supports(lm)
+    after = generate(lm, PROMPTS, config)
+    from tfllm.generation.generate import _DECODERS
+
+    assert len(_DECODERS[lm]) == 1  # the float32 loop was dropped
+    ids = np.array([PROMPTS[1]], np.int32)
+    logits = np.asarray(lm({"token_ids": ids,
+                            "padding_mask": np.ones_like(ids)}))
+    assert after[1][0] == int(np.argmax(logits[0, -1]))  # int8 weights used
+    _DECODERS.clear()
+    assert after == generate(lm, PROMPTS, config)

@@ -28,6 +28,10 @@ class GenerateArgs:
         "has one)")
     system_prompt: Optional[str] = _help("system message of chat prompts")
     batch_size: int = _help("prompts decoded together", 8)
+    quantize: Optional[str] = _help(
+        "'int8': Keras int8 quantization of the dense and embedding layers "
+        "(weights ~4x smaller in memory; on CPUs decoding is slower and "
+        "perplexity a little higher, BENCHMARKS.md)")
     json: bool = _help("print one JSON object per prompt", False)
 
 
@@ -60,8 +64,15 @@ def main(argv=None):
     args, config = parse_dataclasses(
         [GenerateArgs, GenerationConfig], argv, description=__doc__)
     prompts = _prompts(args)
+    if args.quantize not in (None, "int8"):
+        from tfllm.data.errors import UserInputError
+
+        raise UserInputError(
+            f"--quantize: expected 'int8', got {args.quantize!r}")
     causal_lm, preprocessor = load_generator(
         args.model, args.chat, args.system_prompt)
+    if args.quantize:
+        causal_lm.quantize(args.quantize)
     texts, stats = generate_text(causal_lm, preprocessor, prompts, config,
                                  args.batch_size)
     for prompt, text in zip(prompts, texts):

@@ -259,12 +259,18 @@ def _beam_loop(steps, config, stop_token_ids, fill_token_id):
 
 
 def _decoder(causal_lm, config, stop_token_ids, fill_token_id, jit_compile):
+    steps = _steps(causal_lm, config.use_cache)
+    # The model's variables are part of the key: a loop traced before
+    # `quantize("int8")` or a PEFT method replaced layers would still read
+    # the old variables (and the lean step may no longer apply).
     key = (config.strategy, config.temperature, config.top_k, config.top_p,
            config.num_beams, config.use_cache, tuple(stop_token_ids),
-           fill_token_id, jit_compile)
+           fill_token_id, jit_compile, type(steps).__name__,
+           tuple(id(v) for v in causal_lm.weights))
     decoders = _DECODERS.setdefault(causal_lm, {})
+    if decoders and next(iter(decoders))[-1] != key[-1]:
+        decoders.clear()  # loops of replaced variables: free them
     if key not in decoders:
-        steps = _steps(causal_lm, config.use_cache)
         build = _beam_loop if config.strategy == "beam" else _sampling_loop
         loop = build(steps, config, tuple(stop_token_ids), fill_token_id)
         if isinstance(steps, _LlamaSteps):
