@@ -11,7 +11,10 @@ from tfllm.generation import GenerationConfig
 from tfllm.generation import generate
 from tfllm.generation import llama_step
 from tfllm.peft import apply_peft
+from tfllm.peft.base import override_method
 from tfllm.peft.lora import LoraConfig
+from tfllm.peft.prefix import PrefixConfig
+from tfllm.peft.prompt import PromptConfig
 
 PROMPTS = [[5, 6, 7], [8, 9, 10, 11, 12], [13]]
 
@@ -164,3 +167,32 @@ def test_quantizing_after_a_call_retraces_instead_of_reading_old_weights(
     assert after[1][0] == int(np.argmax(logits[0, -1]))  # int8 weights used
     _DECODERS.clear()
     assert after == generate(lm, PROMPTS, config)
+
+
+def test_prefix_tuning_added_after_a_call_is_not_skipped(monkeypatch):
+    lm = _lm(False)
+    config = GenerationConfig(max_new_tokens=6)
+    before = generate(lm, PROMPTS, config)  # the lean loop
+    apply_peft(lm, PrefixConfig(num_virtual_tokens=2, init_stddev=1.0),
+               verbose=False)
+    # Prefix tuning replaces `_compute_attention` on layer instances: the
+    # lean step, which never calls it, must not be taken.
+    assert not llama_step.supports(lm)
+    after = generate(lm, PROMPTS, config)
+    assert after != before
+    monkeypatch.setattr(llama_step, "supports", lambda causal_lm: False)
+    from tfllm.generation.generate import _DECODERS
+
+    _DECODERS.clear()
+    assert after == generate(lm, PROMPTS, config)
+
+
+def test_prompt_tuning_and_replaced_methods_keep_keras_hub_path():
+    lm = _lm(False)
+    apply_peft(lm, PromptConfig(num_virtual_tokens=2), verbose=False)
+    assert not llama_step.supports(lm)
+    lm = _lm(False)
+    attention = lm.backbone.transformer_layers[1]._self_attention_layer
+    override_method(attention, "_compute_attention",
+                    attention._compute_attention)
+    assert not llama_step.supports(lm)

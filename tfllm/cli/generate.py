@@ -82,7 +82,7 @@ def main(argv=None):
             print(text)
     print(f"{stats['new_tokens']} new tokens in {stats['seconds']:.1f} s "
           f"({stats['new_tokens'] / max(stats['seconds'], 1e-9):.1f} "
-          "tokens/s, tracing included)", file=sys.stderr)
+          "tokens/s, tracing and XLA compiling included)", file=sys.stderr)
     return texts
 
 

@@ -21,8 +21,9 @@ a lean step instead (`tfllm.generation.llama_step`: grouped-query attention
 without repeated keys/values, one mask per step, the cache written in
 place) and the whole loop runs as one XLA program, with buffer widths
 rounded up to 64 slots so that prompts of similar lengths share a compiled
-program. Its tokens equal KerasHub's step's (tested); the first call per
-buffer shape pays XLA's compile time (about 15 s for SmolLM2-135M on 2
+program. Its logits equal KerasHub's step's up to float32 rounding (tested,
+and the greedy tokens with them); the first call per
+buffer shape pays XLA's compile time (about 16 s for SmolLM2-135M on 2
 cores).
 """
 

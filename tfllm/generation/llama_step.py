@@ -8,7 +8,8 @@ attention done as multi-head attention), builds a padding-and-causal mask
 per layer, and the layers' caches are stacked again after every token.
 At batch 1 on a CPU these copies and masks cost more than the matmuls.
 
-This module computes the same function with the same weights (read from
+This module computes the same function (up to float32 rounding order)
+with the same weights (read from
 the backbone's variables at each call, so fine-tuning is seen) and the
 same cache layout, so it plugs into `tfllm.generation.generate`'s loops:
 
@@ -25,9 +26,10 @@ XLA program (1.6-2.4x KerasHub's step in tokens/s at batch 1 and 6-7.6x
 at batch 8 for SmolLM2-135M on a 2-core Xeon; BENCHMARKS.md, "Side by side
 with llama.cpp after the lean decoding step").
 
-It is taken only where it computes exactly what KerasHub computes: a
-`Llama3CausalLM` / `LlamaCausalLM` whose layers are KerasHub's own (no PEFT
-wrappers, no quantized layers) in float32 with dropout off at inference.
+It is taken only where it computes what KerasHub computes: a
+`Llama3CausalLM` / `LlamaCausalLM` whose layers are KerasHub's own (no
+tfllm PEFT method of any kind, no replaced methods, no quantized layers) in
+float32 with dropout off at inference.
 `supports()` says whether a model qualifies; everything else keeps
 KerasHub's path.
 """
@@ -59,9 +61,17 @@ def supports(causal_lm):
         if t is not None)
     if not isinstance(backbone, llama_types):
         return False
+    if any(_overrides_a_method(obj) for obj in (
+            causal_lm, backbone, backbone.token_embedding,
+            backbone.layer_norm)):
+        return False
     if backbone.dtype_policy.name != "float32":
         return False
     if not hasattr(causal_lm, "call_with_cache"):
+        return False
+    # Any PEFT method (prefix and prompt tuning replace methods on layer
+    # instances, which the lean step would never call) keeps KerasHub's path.
+    if "peft_state" in vars(causal_lm) or "peft_state" in vars(backbone):
         return False
     embedding = backbone.token_embedding
     if (getattr(embedding, "logit_soft_cap", None) is not None
@@ -79,6 +89,11 @@ def supports(causal_lm):
                 or type(layer._self_attention_layer) is not LlamaAttention):
             return False
         attention = layer._self_attention_layer
+        parts = [layer, attention, attention.rotary_embedding_layer,
+                 layer._self_attention_layernorm,
+                 layer._feedforward_layernorm]
+        if any(_overrides_a_method(part) for part in parts):
+            return False
         dense = [attention._query_dense, attention._key_dense,
                  attention._value_dense, attention._output_dense,
                  layer._feedforward_gate_dense,
@@ -95,6 +110,18 @@ def supports(causal_lm):
         if getattr(layer.activation, "__name__", "") != "silu":
             return False
     return True
+
+
+# Methods Keras itself wraps on every instance (and the compiled loss).
+_KERAS_INSTANCE_METHODS = frozenset({"build", "quantize", "loss"})
+
+
+def _overrides_a_method(obj):
+    """Whether an instance attribute shadows a method of its class (as
+    `tfllm.peft.base.override_method` does), other than Keras' own."""
+    return any(callable(value) and callable(getattr(type(obj), name, None))
+               and name not in _KERAS_INSTANCE_METHODS
+               for name, value in vars(obj).items())
 
 
 def _rms_norm(x, scale, epsilon):
