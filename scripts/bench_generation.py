@@ -111,10 +111,10 @@ def perplexity(lm, tokenizer, windows=8, length=256, data_dir=None):
         dict: `perplexity` (exp of the mean cross-entropy in nats per
         token), `tokens` scored and `source`.
     """
-    import keras
     import tensorflow as tf
 
     from tfllm.data.locate import find_dataset_dir
+    from tfllm.evaluation.language_model import evaluate_language_model
 
     folder = find_dataset_dir("tiny_shakespeare", data_dir,
                               required_files=("input.txt",))
@@ -126,14 +126,13 @@ def perplexity(lm, tokenizer, windows=8, length=256, data_dir=None):
     if len(ids) < span:
         raise ValueError(f"only {len(ids)} tokens for {span}")
     rows = np.array(ids[-span:], np.int32).reshape(windows, length + 1)
-    total = 0.0
-    for row in rows:
-        x, y = row[None, :-1], row[None, 1:]
-        logits = lm({"token_ids": x, "padding_mask": np.ones_like(x)})
-        total += float(tf.reduce_sum(keras.losses.sparse_categorical_crossentropy(
-            y, logits, from_logits=True)))
-    return {"perplexity": round(float(np.exp(total / rows[:, 1:].size)), 3),
-            "tokens": int(rows[:, 1:].size),
+    inputs = rows[:, :-1]
+    dataset = tf.data.Dataset.from_tensor_slices((
+        {"token_ids": inputs, "padding_mask": np.ones_like(inputs)},
+        rows[:, 1:], np.ones(inputs.shape, np.float32))).batch(1)
+    scores = evaluate_language_model(lm, dataset)
+    return {"perplexity": round(scores["perplexity"], 3),
+            "tokens": scores["tokens"],
             "source": f"{folder / 'input.txt'}, last {span} tokens, "
                       f"{windows} windows of {length}"}
 

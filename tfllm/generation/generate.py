@@ -259,8 +259,8 @@ def _beam_loop(steps, config, stop_token_ids, fill_token_id):
     return decode
 
 
-def _decoder(causal_lm, config, stop_token_ids, fill_token_id, jit_compile):
-    steps = _steps(causal_lm, config.use_cache)
+def _decoder(causal_lm, steps, config, stop_token_ids, fill_token_id,
+             jit_compile):
     # The model's variables are part of the key: a loop traced before
     # `quantize("int8")` or a PEFT method replaced layers would still read
     # the old variables (and the lean step may no longer apply).
@@ -339,7 +339,8 @@ def generate(causal_lm, prompts, config=None, stop_token_ids=(),
                          if i not in stop_token_ids)
     token_ids, prompt_mask, lengths = pad_prompts(
         prompts, config.max_new_tokens, fill_token_id)
-    if config.use_cache and llama_step.supports(causal_lm):
+    steps = _steps(causal_lm, config.use_cache)
+    if isinstance(steps, _LlamaSteps):
         # XLA compiles one program per buffer shape: widths rounded up to
         # a multiple of 64 slots let prompts of similar lengths share it.
         # The extra slots are never reached (each row stops at its limit)
@@ -348,8 +349,8 @@ def generate(causal_lm, prompts, config=None, stop_token_ids=(),
         token_ids = np.pad(token_ids, [(0, 0), (0, extra)],
                            constant_values=fill_token_id)
         prompt_mask = np.pad(prompt_mask, [(0, 0), (0, extra)])
-    decode = _decoder(causal_lm, config, stop_token_ids, fill_token_id,
-                      jit_compile)
+    decode = _decoder(causal_lm, steps, config, stop_token_ids,
+                      fill_token_id, jit_compile)
     output = decode(
         tf.constant(token_ids), tf.constant(prompt_mask),
         tf.constant(lengths), tf.constant(lengths + config.max_new_tokens),
