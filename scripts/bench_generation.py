@@ -313,9 +313,9 @@ def bench_sft(backbone, tokenizer, steps, batch_size, sequence_length,
     """Times SFT steps; trains `backbone` in place (run it last)."""
     import keras
 
-    from tfllm.cli.peft_args import PeftArgs
-    from tfllm.cli.peft_args import apply_from_args
-    from tfllm.cli.peft_args import save_from_args
+    from tfllm.peft.options import PeftArgs
+    from tfllm.peft.options import apply_from_args
+    from tfllm.peft.options import save_from_args
 
     from tfllm.data.pipeline import make_dataset
     from tfllm.data.prompt_response import PromptResponse

@@ -1,0 +1,39 @@
+"""tfllm: fine-tune, evaluate and deploy transformer language models with
+TensorFlow and Keras.
+
+    import tfllm
+    model = tfllm.TokenClassifier.from_pretrained("minilm", labels=labels)
+    model.fit(train_sentences, validation_data=validation_sentences)
+
+The public names below are imported on first use (PEP 562), so
+`import tfllm` is fast and loads TensorFlow only when a model or training
+function is touched.
+"""
+
+import importlib
+
+__version__ = "0.1.0"
+
+# public name -> "module:attribute"
+_PUBLIC = {
+    "TokenClassifier": "tfllm.models.token_classifier:TokenClassifier",
+    "TextClassifier": "tfllm.models.text_classifier:TextClassifier",
+    "TrainingConfig": "tfllm.training.trainer:TrainingConfig",
+    "generate": "tfllm.generation.generate:generate",
+}
+
+__all__ = sorted(_PUBLIC) + ["__version__"]
+
+
+def __getattr__(name):
+    target = _PUBLIC.get(name)
+    if target is None:
+        raise AttributeError(f"module 'tfllm' has no attribute {name!r}")
+    module, attribute = target.split(":")
+    value = getattr(importlib.import_module(module), attribute)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return __all__

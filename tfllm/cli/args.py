@@ -10,6 +10,8 @@ import dataclasses
 import sys
 import typing
 
+from tfllm.config import help_field  # noqa: F401  (re-exported)
+
 
 def _field_type(field):
     kind = field.type
@@ -17,19 +19,6 @@ def _field_type(field):
         kind = eval(kind, {"typing": typing, "Optional": typing.Optional})
     args = [a for a in typing.get_args(kind) if a is not type(None)]
     return args[0] if args else kind
-
-
-def help_field(text, default=None):
-    """A dataclass field with a default and its `--help` text.
-
-    Args:
-        text: str. The flag's help text.
-        default: the flag's default value. Default None.
-
-    Returns:
-        `dataclasses.Field` with `metadata={"help": text}`.
-    """
-    return dataclasses.field(default=default, metadata={"help": text})
 
 
 def add_dataclass_arguments(parser, cls):

@@ -35,7 +35,7 @@ import numpy as np
 
 from tfllm.cli.args import add_dataclass_arguments
 from tfllm.cli.args import help_field as _help
-from tfllm.cli.peft_args import PeftArgs
+from tfllm.peft.options import PeftArgs
 from tfllm.data.splits import stratified_split
 from tfllm.data.text_files import read_text_file
 
@@ -175,9 +175,9 @@ class ContrastiveTraining:
 def train_encoder(data, encoder_args, args, training, peft_args):
     import keras
 
-    from tfllm.cli.peft_args import apply_from_args
-    from tfllm.cli.peft_args import save_from_args
-    from tfllm.cli.run_summary import write_run_summary
+    from tfllm.peft.options import apply_from_args
+    from tfllm.peft.options import save_from_args
+    from tfllm.runs.summary import write_run_summary
     from tfllm.retrieval.contrastive import build_sentence_encoder
     from tfllm.retrieval.contrastive import encode_pairs
     from tfllm.retrieval.contrastive import make_pairs

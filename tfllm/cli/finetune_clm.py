@@ -22,9 +22,9 @@ from typing import Optional
 from tfllm.cli.args import help_field as _help
 from tfllm.cli.args import parse_dataclasses
 from tfllm.cli.args import run_cli
-from tfllm.cli.peft_args import PeftArgs
-from tfllm.cli.peft_args import apply_from_args
-from tfllm.cli.peft_args import save_from_args
+from tfllm.peft.options import PeftArgs
+from tfllm.peft.options import apply_from_args
+from tfllm.peft.options import save_from_args
 from tfllm.training.trainer import TrainingConfig
 
 

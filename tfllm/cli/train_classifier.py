@@ -24,11 +24,11 @@ import numpy as np
 from tfllm.cli.args import help_field as _help
 from tfllm.cli.args import parse_dataclasses
 from tfllm.cli.args import run_cli
-from tfllm.cli.run_summary import mean_of
-from tfllm.cli.run_summary import write_run_summary
-from tfllm.cli.peft_args import PeftArgs
-from tfllm.cli.peft_args import apply_from_args
-from tfllm.cli.peft_args import save_from_args
+from tfllm.runs.summary import mean_of
+from tfllm.runs.summary import write_run_summary
+from tfllm.peft.options import PeftArgs
+from tfllm.peft.options import apply_from_args
+from tfllm.peft.options import save_from_args
 from tfllm.data.bad_rows import BadRows
 from tfllm.data.classification_datasets import DATASETS
 from tfllm.data.classification_datasets import load_classification_dataset

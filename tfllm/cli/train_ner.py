@@ -20,10 +20,10 @@ import keras
 from tfllm.cli.args import help_field as _help
 from tfllm.cli.args import parse_dataclasses
 from tfllm.cli.args import run_cli
-from tfllm.cli.run_summary import write_run_summary
-from tfllm.cli.peft_args import PeftArgs
-from tfllm.cli.peft_args import apply_from_args
-from tfllm.cli.peft_args import save_from_args
+from tfllm.runs.summary import write_run_summary
+from tfllm.peft.options import PeftArgs
+from tfllm.peft.options import apply_from_args
+from tfllm.peft.options import save_from_args
 from tfllm.data.conll import encode_tags
 from tfllm.data.conll import load_conll2003
 from tfllm.data.char_spans import ConversionReport
