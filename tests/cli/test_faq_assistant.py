@@ -60,9 +60,21 @@ def test_build_ask_train_evaluate_export(tmp_path, faq, tiny_cls_preset,
     assert (path / "saved_model.pb").is_file()
 
 
-def test_missing_source_is_a_clear_error():
-    with pytest.raises(SystemExit, match="--dataset banking77 or --faq-file"):
+def test_missing_source_is_a_clear_error(capsys, monkeypatch):
+    import sys
+
+    from tfllm.cli.faq_assistant import cli
+    from tfllm.data.errors import UserInputError
+
+    with pytest.raises(UserInputError,
+                       match="--dataset banking77 or --faq-file"):
         main(["build"])
+    monkeypatch.setattr(sys, "argv", ["faq_assistant", "build"])
+    with pytest.raises(SystemExit) as stop:
+        cli()
+    assert stop.value.code == 2
+    assert capsys.readouterr().err == \
+        "error: give --dataset banking77 or --faq-file FILE\n"
 
 
 def test_stale_index_is_a_one_line_error(tmp_path, capsys, monkeypatch):
