@@ -219,12 +219,53 @@ def build_command_parser(words, module=None):
         module = importlib.import_module(name)
     if hasattr(module, "build_parser"):
         return module.build_parser(prog=prog)
+    from tfllm.cli.args import build_parser
+
     classes = getattr(module, "PARSER_CLASSES", None)
     if classes:
-        from tfllm.cli.args import build_parser
-
         return build_parser(list(classes), module.__doc__, prog)
+    captured = _captured_classes(module)
+    if captured is not None:
+        return build_parser(captured[0], captured[1], prog)
     return None
+
+
+class _Captured(Exception):
+    def __init__(self, classes, description):
+        super().__init__("captured")
+        self.classes = list(classes)
+        self.description = description
+
+
+def _captured_classes(module):
+    """`(classes, description)` a module's `main` passes to
+    `parse_dataclasses`, or None.
+
+    A fallback for command modules that expose neither `build_parser` nor
+    `PARSER_CLASSES`: their `main([])` runs with the module's
+    `parse_dataclasses` replaced by one that stops at the call (their
+    `main` parses its flags first, before any work).
+    """
+    original = getattr(module, "parse_dataclasses", None)
+    if original is None or not hasattr(module, "main"):
+        return None
+
+    def capture(classes, argv=None, description=None, prog=None):
+        raise _Captured(classes, description)
+
+    module.parse_dataclasses = capture
+    try:
+        module.main([])
+    except _Captured as captured:
+        return captured.classes, captured.description
+    except Exception:  # noqa: BLE001 - work before the parse: no parser
+        return None
+    finally:
+        module.parse_dataclasses = original
+    return None
+
+
+_CONFIG_SHOW_USAGE = f"usage: {PROG} config show <command> [options]\n"
 
 
 def _config_show_parser():
@@ -284,12 +325,12 @@ def config_show(argv):
     words, module, rest = resolve(argv)
     if module is None:
         raise UsageError("config show shows another command's settings",
-                         f"{PROG} config show")
+                         f"{PROG} config show", _CONFIG_SHOW_USAGE)
     parser = build_command_parser(words)
     if parser is None:
         raise UsageError(f"'{PROG} {' '.join(words)}' does not expose its "
                          f"settings (no build_parser or PARSER_CLASSES)",
-                         f"{PROG} config show")
+                         f"{PROG} config show", _CONFIG_SHOW_USAGE)
     namespace = parser.parse_args(rest)
     leaf = _subparsers(parser).get(getattr(namespace, "command", None),
                                    parser)
@@ -378,10 +419,9 @@ def main(argv=None):
         print(format_help(), end="", file=sys.stderr)
         raise SystemExit(2)
     try:
-        planned = plan(argv)
+        return run(*plan(argv))
     except UsageError as e:
         _usage_exit(e)
-    return run(*planned)
 
 
 def cli():
@@ -401,7 +441,10 @@ def cli():
         _usage_exit(e)
     from tfllm.cli.args import run_cli
 
-    run_cli(lambda: run(*planned))
+    try:
+        run_cli(lambda: run(*planned))
+    except UsageError as e:  # config show of an unknown command
+        _usage_exit(e)
     return None
 
 
