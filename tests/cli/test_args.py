@@ -120,6 +120,15 @@ def test_a_saved_config_repeats_the_run(run_yaml, tmp_path):
     assert again == config
 
 
+def test_later_config_files_win(run_yaml, tmp_path):
+    second = tmp_path / "more.toml"
+    second.write_text("epochs = 9\nshuffle = true\n")
+    [config] = _parse(["--config", str(run_yaml), "--config", str(second),
+                       "--seed", "1"])
+    assert (config.epochs, config.shuffle, config.learning_rate,
+            config.seed) == (9, True, 0.001, 1)
+
+
 def test_toml_config(tmp_path):
     path = tmp_path / "run.toml"
     path.write_text('learning_rate = 1e-3\nshuffle = false\nlanguage = "no"\n')

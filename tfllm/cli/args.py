@@ -13,8 +13,9 @@ Field metadata understood here:
 - `"positional"`: True for a list field filled by the positional
   arguments (`TEXT ...`).
 
-Every parser also takes `--config FILE` (YAML or TOML, see `tfllm.config`)
-and `-v/--verbose`. Precedence: code defaults < config file < flags.
+Every parser also takes `--config FILE` (YAML or TOML, see `tfllm.config`;
+repeat it to layer files, later files win) and `-v/--verbose`.
+Precedence: code defaults < config files < flags.
 """
 
 import argparse
@@ -89,22 +90,28 @@ class DataclassParser(argparse.ArgumentParser):
         self.classes = list(classes)
         for cls in self.classes:
             add_dataclass_arguments(self, cls)
-        if self.classes:
+        names = {f.name for cls in self.classes
+                 for f in dataclasses.fields(cls)}
+        if self.classes and "config" not in names:
             self.add_argument(
                 "--config", metavar="FILE", default=None,
                 help="settings from a YAML or TOML file (keys: the flag "
-                     "names with '_'); flags given here override it")
-        self.add_argument(
-            "-v", "--verbose", action="count", default=0,
-            help="show TensorFlow's own log lines and debug messages")
+                     "names with '_'); several: later files win; flags "
+                     "given here override them")
+        if "verbose" not in names:
+            self.add_argument(
+                "-v", "--verbose", action="count", default=0,
+                help="show TensorFlow's own log lines and debug messages")
 
     def parse_known_args(self, args=None, namespace=None):
         if args is None:
             args = sys.argv[1:]
         args = list(args)
-        path = _config_path(args)
-        if path is not None and self.classes:
-            values = load_config(path, self.classes)
+        paths = _config_paths(args)
+        if paths and self.classes:
+            values = {}
+            for path in paths:
+                values.update(load_config(path, self.classes))
             namespace = namespace or argparse.Namespace()
             for key, value in values.items():
                 if not hasattr(namespace, key):
@@ -119,17 +126,18 @@ class DataclassParser(argparse.ArgumentParser):
                 for cls in self.classes]
 
 
-def _config_path(args):
-    """The value of the last `--config` in `args` (before a bare `--`)."""
-    path = None
+def _config_paths(args):
+    """The values of every `--config` in `args` (before a bare `--`), in
+    order."""
+    paths = []
     for i, arg in enumerate(args):
         if arg == "--":
             break
         if arg == "--config" and i + 1 < len(args):
-            path = args[i + 1]
+            paths.append(args[i + 1])
         elif arg.startswith("--config="):
-            path = arg.split("=", 1)[1]
-    return path
+            paths.append(arg.split("=", 1)[1])
+    return paths
 
 
 def build_parser(classes, description=None, prog=None):
