@@ -182,3 +182,23 @@ def test_parsers_uses_parser_classes_and_skips_modules_without(
     assert parser.parse_args(["--epochs", "2"]).epochs == 2
     with pytest.raises(AssertionError, match="replaced while captured"):
         captured.main([])  # the module's own function is back
+
+
+def test_cli_exit_status_and_one_line_errors(monkeypatch, capsys, tmp_path):
+    from tfllm.cli.main import cli
+
+    fake = types.ModuleType("tfllm.cli.generate")
+    fake.main = lambda argv=None: {"report": 1}  # not an exit status
+    monkeypatch.setitem(sys.modules, "tfllm.cli.generate", fake)
+    monkeypatch.setattr(sys, "argv", ["tfllm", "generate"])
+    assert cli() is None
+
+    def missing(argv=None):
+        open(tmp_path / "prompts.txt")
+
+    fake.main = missing
+    with pytest.raises(SystemExit) as stop:
+        cli()
+    assert stop.value.code == 2
+    assert capsys.readouterr().err == \
+        f"error: {tmp_path / 'prompts.txt'}: no such file or directory\n"
