@@ -45,6 +45,13 @@ def test_build_ask_train_evaluate_export(tmp_path, faq, tiny_cls_preset,
     assert (run / "model.keras").is_file() and (run / "adapter").is_dir()
     summary = json.loads((run / "summary.json").read_text())
     assert 0 <= summary["validation_retrieval_top1_accuracy"] <= 1
+    import yaml
+
+    saved = yaml.safe_load((run / "config.yaml").read_text())
+    assert (saved["backbone"], saved["batch_size"], saved["peft"],
+            saved["epochs"], saved["validation_fraction"]) == \
+        (str(tiny_cls_preset), 4, "lora", 1, 0.5)
+    assert "run_name" not in saved
 
     report = main(["evaluate", *faq, "--encoder", str(run), "--report",
                    str(tmp_path / "report.json"), "--output",

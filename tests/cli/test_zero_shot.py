@@ -40,6 +40,15 @@ def test_report_on_a_labelled_file(gguf, tmp_path, capsys):
     saved = json.loads((tmp_path / "run" / "report.json").read_text())
     assert saved["accuracy"] == pytest.approx(accuracy)
     assert np.sum(saved["confusion_matrix"]) == len(TEXTS)
+    from tfllm.config import load_config
+    from tfllm.runs.zero_shot import ZeroShotConfig
+
+    saved_config = load_config(tmp_path / "run" / "config.yaml",
+                               [ZeroShotConfig])
+    assert (saved_config["model"], saved_config["labels"],
+            saved_config["template"], saved_config["input"]) == \
+        (gguf, "w=world,h=hello", "say {text}\\n\\nit:", str(data))
+    assert "run_name" not in saved_config
     png = (tmp_path / "run" / "confusion_matrix.png").read_bytes()
     assert png.startswith(b"\x89PNG")
     lines = (tmp_path / "run" / "predictions.jsonl").read_text().splitlines()
