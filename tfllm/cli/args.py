@@ -118,6 +118,16 @@ class DataclassParser(argparse.ArgumentParser):
                     setattr(namespace, key, value)
         return super().parse_known_args(args, namespace)
 
+    def parse(self, args=None):
+        """`parse_args`, or `parse_intermixed_args` when the parser has
+        positional arguments (`TEXT ...` may then stand before, between
+        and after the flags)."""
+        positional = [a for a in self._actions if not a.option_strings
+                      and not isinstance(a, argparse._SubParsersAction)]
+        if positional:
+            return self.parse_intermixed_args(args)
+        return self.parse_args(args)
+
     def instances(self, namespace):
         """One instance of each dataclass from a parsed namespace."""
         values = vars(namespace)
@@ -178,7 +188,7 @@ def parse_dataclasses(classes, argv=None, description=None, prog=None):
             or a value of the wrong type (file, line and key named).
     """
     parser = build_parser(classes, description, prog)
-    return parser.instances(parser.parse_args(argv))
+    return parser.instances(parser.parse(argv))
 
 
 def _os_error_line(e):

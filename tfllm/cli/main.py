@@ -331,7 +331,7 @@ def config_show(argv):
         raise UsageError(f"'{PROG} {' '.join(words)}' does not expose its "
                          f"settings (no build_parser or PARSER_CLASSES)",
                          f"{PROG} config show", _CONFIG_SHOW_USAGE)
-    namespace = parser.parse_args(rest)
+    namespace = getattr(parser, "parse", parser.parse_args)(rest)
     leaf = _subparsers(parser).get(getattr(namespace, "command", None),
                                    parser)
     from tfllm.config import dump_config

@@ -52,7 +52,7 @@ def main(argv=None):
     """
     start = time.perf_counter()
     parser = build_parser()
-    [config] = parser.instances(parser.parse_args(argv))
+    [config] = parser.instances(parser.parse(argv))
     examples, train = read_inputs(config)
     examples = seeded_subset(examples, config.max_eval_examples, config.seed)
     if not examples:
