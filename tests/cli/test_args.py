@@ -152,9 +152,9 @@ def test_aliases_are_accepted_and_hidden(capsys):
 
 def test_positional_field_and_verbose():
     [data] = _parse(["a b", "c", "-v"], [Data])
-    assert data.texts == ["a b", "c"]
+    assert data.texts == ("a b", "c")
     [data] = _parse(["a", "--max-train-examples", "2", "b"], [Data])
-    assert (data.texts, data.max_train_examples) == (["a", "b"], 2)
+    assert (data.texts, data.max_train_examples) == (("a", "b"), 2)
     parser = build_parser([Data], prog="tfllm predict x")
     namespace = parser.parse_args(["-vv", "t"])
     assert namespace.verbose == 2

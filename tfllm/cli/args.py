@@ -131,7 +131,14 @@ class DataclassParser(argparse.ArgumentParser):
     def instances(self, namespace):
         """One instance of each dataclass from a parsed namespace."""
         values = vars(namespace)
-        return [cls(**{f.name: values[f.name]
+
+        def value(cls, field):
+            given = values[field.name]
+            if isinstance(given, list) and field_type(cls, field)[0] is tuple:
+                return tuple(given)  # nargs "*" gives a list
+            return given
+
+        return [cls(**{f.name: value(cls, f)
                        for f in dataclasses.fields(cls)})
                 for cls in self.classes]
 
