@@ -2,7 +2,7 @@
 
 Usage: python scripts/faq_assistant.py build --dataset banking77 --output saved_models/faq_index
        python scripts/faq_assistant.py train --dataset banking77 --run-name faq-minilm
-       python scripts/faq_assistant.py evaluate --dataset banking77 --encoder runs/faq-minilm \
+       python scripts/faq_assistant.py evaluate --dataset banking77 --backbone runs/faq-minilm \
            --classifier runs/banking77-main --output saved_models/faq_index
        python scripts/faq_assistant.py export --assistant saved_models/faq_index
        echo "my card has not arrived" | python scripts/faq_assistant.py ask

@@ -20,6 +20,8 @@ _PUBLIC = {
     "TextClassifier": "tfllm.models.text_classifier:TextClassifier",
     "TrainingConfig": "tfllm.training.trainer:TrainingConfig",
     "generate": "tfllm.generation.generate:generate",
+    "load_config": "tfllm.config:load_config",
+    "save_config": "tfllm.config:save_config",
 }
 
 __all__ = sorted(_PUBLIC) + ["__version__"]

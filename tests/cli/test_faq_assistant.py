@@ -45,6 +45,13 @@ def test_build_ask_train_evaluate_export(tmp_path, faq, tiny_cls_preset,
     assert (run / "model.keras").is_file() and (run / "adapter").is_dir()
     summary = json.loads((run / "summary.json").read_text())
     assert 0 <= summary["validation_retrieval_top1_accuracy"] <= 1
+    import yaml
+
+    saved = yaml.safe_load((run / "config.yaml").read_text())
+    assert (saved["backbone"], saved["batch_size"], saved["peft"],
+            saved["epochs"], saved["validation_fraction"]) == \
+        (str(tiny_cls_preset), 4, "lora", 1, 0.5)
+    assert "run_name" not in saved
 
     report = main(["evaluate", *faq, "--encoder", str(run), "--report",
                    str(tmp_path / "report.json"), "--output",
@@ -60,9 +67,21 @@ def test_build_ask_train_evaluate_export(tmp_path, faq, tiny_cls_preset,
     assert (path / "saved_model.pb").is_file()
 
 
-def test_missing_source_is_a_clear_error():
-    with pytest.raises(SystemExit, match="--dataset banking77 or --faq-file"):
+def test_missing_source_is_a_clear_error(capsys, monkeypatch):
+    import sys
+
+    from tfllm.cli.faq_assistant import cli
+    from tfllm.data.errors import UserInputError
+
+    with pytest.raises(UserInputError,
+                       match="--dataset banking77 or --faq-file"):
         main(["build"])
+    monkeypatch.setattr(sys, "argv", ["faq_assistant", "build"])
+    with pytest.raises(SystemExit) as stop:
+        cli()
+    assert stop.value.code == 2
+    assert capsys.readouterr().err == \
+        "error: give --dataset banking77 or --faq-file FILE\n"
 
 
 def test_stale_index_is_a_one_line_error(tmp_path, capsys, monkeypatch):

@@ -75,9 +75,11 @@ def test_keyword_topics_and_flag_errors(tmp_path):
     # 30 one-minute records per window: 8 cycles minus two lines.
     assert first == {"banks": {"negative": 8, "neutral": 7},
                      "other": {"positive": 7}, "telecom": {"neutral": 8}}
-    with pytest.raises(SystemExit, match="--model"):
+    from tfllm.data.errors import UserInputError
+
+    with pytest.raises(UserInputError, match="--model"):
         main(["--input", str(path), "--output-dir", str(tmp_path / "p")])
-    with pytest.raises(SystemExit, match="duration"):
+    with pytest.raises(UserInputError, match="duration"):
         main(["--input", str(path), "--output-dir", str(tmp_path / "q"),
               "--window", "1 hour"], classify=gold_of)
 

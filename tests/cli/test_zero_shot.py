@@ -40,6 +40,15 @@ def test_report_on_a_labelled_file(gguf, tmp_path, capsys):
     saved = json.loads((tmp_path / "run" / "report.json").read_text())
     assert saved["accuracy"] == pytest.approx(accuracy)
     assert np.sum(saved["confusion_matrix"]) == len(TEXTS)
+    from tfllm.config import load_config
+    from tfllm.runs.zero_shot import ZeroShotConfig
+
+    saved_config = load_config(tmp_path / "run" / "config.yaml",
+                               [ZeroShotConfig])
+    assert (saved_config["model"], saved_config["labels"],
+            saved_config["template"], saved_config["input"]) == \
+        (gguf, "w=world,h=hello", "say {text}\\n\\nit:", str(data))
+    assert "run_name" not in saved_config
     png = (tmp_path / "run" / "confusion_matrix.png").read_bytes()
     assert png.startswith(b"\x89PNG")
     lines = (tmp_path / "run" / "predictions.jsonl").read_text().splitlines()
@@ -72,3 +81,24 @@ def test_bad_template_and_unknown_gold_label(gguf, tmp_path):
     with pytest.raises(DataFormatError, match=r"data.csv:3: gold label 'q'"):
         main(["--model", gguf, "--input", str(data), *FLAGS,
               "--output-dir", str(tmp_path)])
+
+
+def test_texts_as_positional_arguments(gguf, capsys):
+    """`zero_shot "text" ...` classifies the texts given on the command line
+    (it used to fail with "unrecognized arguments")."""
+    assert main(["--model", gguf, *FLAGS, "hello world", "ll",
+                 "--max-examples", "5"]) is None
+    printed = capsys.readouterr().out.splitlines()
+    classifier = ZeroShotClassifier(load_scorer(gguf), PromptTemplate(
+        "say {text}\n\nit:", {"w": ["world"], "h": ["hello"]}))
+    predicted, _ = classifier.predict(["hello world", "ll"])
+    assert [l.split("\t")[0] for l in printed] == predicted
+
+
+def test_texts_and_input_file_together_are_refused(gguf, tmp_path):
+    from tfllm.data.errors import UserInputError
+
+    data = tmp_path / "texts.txt"
+    data.write_text("hello\n")
+    with pytest.raises(UserInputError, match="not both"):
+        main(["--model", gguf, *FLAGS, "--input", str(data), "hello"])

@@ -2,103 +2,47 @@
 
 From a labelled dataset (Financial PhraseBank AllAgree by default), one
 stratified fold (`--folds`, `--fold`, `--fold-seed`: the splitter of
-`train_classifier.py --folds`) becomes the pool of stream sentences and the
+`tfllm train classifier --folds`) becomes the pool of stream sentences and the
 other folds are written as `train.jsonl` for the classifier, so the monitor
 classifies only sentences its classifier never saw. Writes to
 `--output-dir`: `stream.jsonl` (records `{"id", "time", "topic", "text",
 "gold"}`), `ground_truth.json` (the injected bursts) and `train.jsonl`.
+
+Usage: tfllm make-sentiment-stream --output-dir sentiment_stream
+(`python scripts/make_sentiment_stream.py` takes the same flags.)
 """
 
-import dataclasses
-import json
-import pathlib
-from typing import Optional
 
-from tfllm.cli.args import help_field as _help
-from tfllm.cli.args import parse_dataclasses
+from tfllm.cli.args import build_parser as _build_parser
 from tfllm.cli.args import run_cli
-from tfllm.data.classification_datasets import load_classification_dataset
-from tfllm.monitoring.evaluation_stream import StreamSpec
-from tfllm.monitoring.evaluation_stream import build_stream
-from tfllm.monitoring.evaluation_stream import split_folds
-from tfllm.utils.atomic import atomic_path
+from tfllm.runs.sentiment_stream import StreamArgs
+from tfllm.runs.sentiment_stream import write_stream
+
+PARSER_CLASSES = [StreamArgs]
 
 
-@dataclasses.dataclass
-class StreamArgs:
-    """Flags of make_sentiment_stream."""
-
-    output_dir: str = _help("folder for stream.jsonl, ground_truth.json, "
-                            "train.jsonl", "sentiment_stream")
-    dataset: str = _help("a known single-label dataset with a "
-                         "'negative' label", "fpb-allagree")
-    data_dir: Optional[str] = _help("the dataset's folder; None: "
-                                    "$TFLLM_DATA_DIR, then ../shared/data")
-    folds: int = _help("stratified folds of the dataset", 5)
-    fold: int = _help("the held-out fold (1-based) the stream draws from",
-                      1)
-    fold_seed: int = _help("the fold splitter's seed (train_classifier's "
-                           "--seed)", 42)
-    seed: int = _help("seeds the stream (draws, times, bursts)", 0)
-    windows: int = _help("time windows", 1000)
-    window_seconds: int = _help("window length in seconds", 3600)
-    start: str = _help("ISO 8601 UTC start, window-aligned",
-                       "2026-01-05T00:00:00Z")
-    topics: str = _help("comma-separated topic names", "equities,credit")
-    texts_per_window: float = _help("mean texts per window and topic "
-                                    "(Poisson)", 15.0)
-    bursts: int = _help("injected bursts", 20)
-    max_burst_windows: int = _help("a burst lasts 1..N windows", 3)
-    burst_negatives: int = _help("extra negative texts per burst window",
-                                 10)
-    warmup_windows: int = _help("no burst before this window", 48)
-    gap_windows: int = _help("windows between bursts, at least", 24)
-    disorder_seconds: float = _help("arrival-order noise in seconds", 120.0)
-
-
-def _write_jsonl(path, rows):
-    with atomic_path(path) as temp:
-        with open(temp, "w", encoding="utf-8") as f:
-            for row in rows:
-                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+def build_parser(prog=None):
+    """The argument parser of `tfllm make-sentiment-stream`."""
+    return _build_parser(PARSER_CLASSES, __doc__, prog)
 
 
 def main(argv=None):
-    (args,) = parse_dataclasses([StreamArgs], argv, description=__doc__)
-    examples = load_classification_dataset(args.dataset, args.data_dir)[
-        "train"]
-    pool, train = split_folds(examples, args.folds, args.fold,
-                              args.fold_seed)
-    spec = StreamSpec(
-        windows=args.windows, window_seconds=args.window_seconds,
-        start=args.start, topics=tuple(args.topics.split(",")),
-        texts_per_window=args.texts_per_window, bursts=args.bursts,
-        max_burst_windows=args.max_burst_windows,
-        burst_negatives=args.burst_negatives,
-        warmup_windows=args.warmup_windows, gap_windows=args.gap_windows,
-        disorder_seconds=args.disorder_seconds, seed=args.seed)
-    records, truth = build_stream(pool, spec)
-    truth["source"] = {"dataset": args.dataset, "folds": args.folds,
-                       "fold": args.fold, "fold_seed": args.fold_seed,
-                       "training_sentences": len(train)}
-    out = pathlib.Path(args.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    _write_jsonl(out / "stream.jsonl", records)
-    _write_jsonl(out / "train.jsonl",
-                 ({"text": e.text, "label": e.label} for e in train))
-    with atomic_path(out / "ground_truth.json") as temp:
-        temp.write_text(json.dumps(truth, indent=2) + "\n")
-    print(f"{len(records)} records in {args.windows} windows x "
-          f"{len(spec.topics)} topics from {len(pool)} held-out sentences "
-          f"(fold {args.fold}/{args.folds}); {len(truth['bursts'])} bursts; "
-          f"{len(train)} training sentences -> {out}")
-    return out
+    """Writes the stream; returns its folder (`pathlib.Path`)."""
+    parser = build_parser()
+    [args] = parser.instances(parser.parse_args(argv))
+    result = write_stream(args)
+    print(f"{result['records']} records in {args.windows} windows x "
+          f"{len(result['topics'])} topics from {result['pool']} held-out "
+          f"sentences (fold {args.fold}/{args.folds}); {result['bursts']} "
+          f"bursts; {result['training']} training sentences -> "
+          f"{result['output_dir']}")
+    return result["output_dir"]
 
 
 def cli():
-    """Console-script entry point."""
-    return run_cli(main)
+    """Console-script entry point (exit status 0 on success)."""
+    run_cli(main)
 
 
 if __name__ == "__main__":
-    run_cli(main)
+    cli()
