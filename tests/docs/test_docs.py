@@ -124,6 +124,24 @@ def test_every_nav_page_exists():
     assert not missing, missing
 
 
+def test_api_reference_lists_every_public_name():
+    """Every name `import tfllm` exposes (its `_PUBLIC` map) is on the API
+    reference's `tfllm` page, with a mkdocstrings entry for its module."""
+    import tfllm
+
+    page = (DOCS / "reference" / "api" / "tfllm.md").read_text(encoding="utf-8")
+    reference = "\n".join(p.read_text(encoding="utf-8")
+                          for p in (DOCS / "reference" / "api").glob("*.md"))
+    missing = []
+    for name, target in tfllm._PUBLIC.items():
+        module, attribute = target.split(":")
+        if f"`tfllm.{name}`" not in page:
+            missing.append(f"tfllm.{name} not on reference/api/tfllm.md")
+        if f"::: {module}.{attribute}" not in reference:
+            missing.append(f"no '::: {module}.{attribute}' in reference/api/")
+    assert not missing, missing
+
+
 # ---------------------------------------------------------------------------
 # The site builds (strict: broken links, anchors or API pages fail)
 
