@@ -10,6 +10,7 @@ e.g. `(("train", "ner"), <ArgumentParser>)`.
 
 import contextlib
 import importlib
+import importlib.util
 import io
 import os
 import sys
@@ -78,11 +79,9 @@ def cli_help_sections():
     """Returns [(command words tuple, --help text)] for every `tfllm` command."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("COLUMNS", "100")  # stable wrapping of the help
-    try:
-        from tfllm.cli.main import parsers
-    except ImportError:
-        parsers = None
-    if parsers is not None:
+    if importlib.util.find_spec("tfllm.cli.main") is not None:
+        from tfllm.cli.main import parsers  # errors in it fail the build
+
         sections = []
         for words, parser in parsers():
             parser.prog = " ".join(("tfllm",) + tuple(words))
