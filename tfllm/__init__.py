@@ -20,6 +20,7 @@ _PUBLIC = {
     "TextClassifier": "tfllm.models.text_classifier:TextClassifier",
     "TrainingConfig": "tfllm.training.trainer:TrainingConfig",
     "generate": "tfllm.generation.generate:generate",
+    "set_verbosity": "tfllm.utils.logging:set_verbosity",
 }
 
 __all__ = sorted(_PUBLIC) + ["__version__"]
