@@ -86,6 +86,20 @@ def test_automatic_period_every_30_seconds_of_a_slow_epoch(capsys):
                      45, 48]
 
 
+def test_speed_leaves_out_the_first_step(capsys):
+    """The first step also compiles: 20 s, then 1 s per step."""
+    clock = FakeClock()
+    progress = StepProgress(10, 1, tokens_per_epoch=1000, every_steps=5,
+                            clock=clock)
+    progress.on_epoch_begin(0)
+    for step, seconds in enumerate([20.0] + [1.0] * 9):
+        clock.now += seconds
+        progress.on_train_batch_end(step, {"loss": 0.5})
+    [line] = capsys.readouterr().out.splitlines()
+    assert line == ("epoch 1/1 step 5/10 (50%) loss 0.5000 100 tokens/s "
+                    "elapsed 0:00:24 ETA 0:00:05")
+
+
 def test_every_steps(capsys):
     clock = FakeClock()
     progress = StepProgress(10, 1, every_steps=4, clock=clock)

@@ -73,11 +73,12 @@ class StepProgress(keras.callbacks.Callback):
     `every_seconds` seconds and at each tenth of the epoch when
     `every_steps` is 0.
 
-    Lines go to stdout (where Keras prints its epoch lines). Tokens per
-    second count the non-padding training sub-tokens of the steps done
-    (`tokens_per_epoch * step / steps`, the same estimate as the epoch
-    figure of `tfllm.training.callbacks.EpochEvaluation`); the ETA assumes
-    the remaining steps run at the mean speed so far.
+    Lines go to stdout (where Keras prints its epoch lines). Speed is the
+    mean time per step after the first (which also traces and compiles the
+    step, as Keras' progress bar estimates it): tokens per second are the
+    non-padding training sub-tokens of a step (`tokens_per_epoch / steps`,
+    the estimate of `tfllm.training.callbacks.EpochEvaluation`) over it,
+    and the ETA assumes the remaining steps run at that speed.
 
     Args:
         steps: int. Steps per epoch.
@@ -109,6 +110,7 @@ class StepProgress(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
         self._start = self._last = self.clock()
+        self._first = None  # time at the end of the first step
         self._step = 0
 
     def _due(self, now):
@@ -123,6 +125,8 @@ class StepProgress(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         self._step += 1
         now = self.clock()
+        if self._first is None:
+            self._first = now
         if not self._due(now):
             return
         self._last = now
@@ -130,10 +134,14 @@ class StepProgress(keras.callbacks.Callback):
         step = self._step
         loss = (logs or {}).get("loss")
         loss = None if loss is None else float(loss)
+        if step > 1:
+            per_step = (now - self._first) / (step - 1)
+        else:
+            per_step = elapsed
         rate = None
-        if self.tokens_per_epoch and elapsed > 0:
-            rate = self.tokens_per_epoch * step / self.steps / elapsed
-        eta = elapsed / step * (self._epoch_steps - step)
+        if self.tokens_per_epoch and per_step > 0:
+            rate = self.tokens_per_epoch / self.steps / per_step
+        eta = per_step * (self._epoch_steps - step)
         line = format_progress(
             self._epoch + 1, self.epochs, step, self._epoch_steps, loss,
             rate, elapsed, eta)
