@@ -22,6 +22,7 @@ _PUBLIC = {
     "generate": "tfllm.generation.generate:generate",
     "load_config": "tfllm.config:load_config",
     "save_config": "tfllm.config:save_config",
+    "set_verbosity": "tfllm.utils.logging:set_verbosity",
 }
 
 __all__ = sorted(_PUBLIC) + ["__version__"]

@@ -77,3 +77,63 @@ def test_not_json_and_empty(tmp_path):
     path.write_text("\n\n")
     with pytest.raises(DataFormatError, match="no examples found"):
         read_cluener(path)
+
+
+def test_one_summary_warning_per_file_not_one_per_line(tmp_path):
+    """Six lines with a dropped span each: one SpanWarning with the count,
+    the first three messages and where the full list goes; the report
+    keeps all six."""
+    records = [{"text": "北京大学", "label": {
+        "organization": {"北京大学": [[0, 3]]}, "address": {"北京": [[0, 1]]}}}
+        for _ in range(6)]
+    path = _write(tmp_path / "train.json", records)
+    report = ConversionReport()
+    with pytest.warns(SpanWarning) as caught:
+        sentences = read_cluener(path, report)
+    assert len(sentences) == 6
+    assert len(caught) == 1
+    message = str(caught[0].message)
+    assert message.startswith(f"{path}: 6 overlapping spans dropped")
+    for line in (1, 2, 3):
+        assert f"train.json:{line}: span address" in message
+    assert "train.json:4:" not in message
+    assert "data_report.json" in message
+    summary = report.summary()["dropped_spans"]
+    assert summary["count"] == 6 and len(summary["all"]) == 6
+    assert summary["all"][5].startswith(f"{path}:6: span address")
+
+
+def test_max_examples_stops_reading(tmp_path):
+    """Lines after the first N examples are neither read (a malformed one
+    raises nothing) nor reported."""
+    records = [{"text": "北京大学", "label": {
+        "organization": {"北京大学": [[0, 3]]}, "address": {"北京": [[0, 1]]}}}
+        for _ in range(4)]
+    path = _write(tmp_path / "train.json", records)
+    with open(path, "a", encoding="utf-8") as f:
+        f.write("not json\n")
+    report = ConversionReport()
+    with pytest.warns(SpanWarning, match=r"train.json: 2 overlapping") as w:
+        sentences = read_cluener(path, report, max_examples=2)
+    assert len(w) == 1
+    assert [s.line for s in sentences] == [1, 2]
+    assert len(report.dropped_spans) == 2
+    with pytest.raises(DataFormatError, match="train.json:5"):
+        read_cluener(path)
+
+
+def test_max_examples_through_load_ner_dataset(tmp_path):
+    from tfllm.data.ner_datasets import load_ner_dataset
+
+    folder = tmp_path / "cluener2020"
+    folder.mkdir()
+    record = {"text": "北京大学", "label": {
+        "organization": {"北京大学": [[0, 3]]}, "address": {"北京": [[0, 1]]}}}
+    _write(folder / "train.json", [record] * 5)
+    _write(folder / "dev.json", [record] * 3)
+    report = ConversionReport()
+    with pytest.warns(SpanWarning):
+        data = load_ner_dataset("cluener2020", folder, report,
+                                max_examples={"train": 2})
+    assert (len(data["train"]), len(data["validation"])) == (2, 3)
+    assert len(report.dropped_spans) == 5

@@ -57,7 +57,7 @@ def _weibo_unit(line, path, number):
 
 
 def read_char_bio(path, position_digits=False, named_only=False,
-                  report=None):
+                  report=None, max_examples=None):
     """Reads a character-per-line BIO file.
 
     Args:
@@ -67,7 +67,9 @@ def read_char_bio(path, position_digits=False, named_only=False,
         named_only: bool. Map `.NOM` (nominal) tags to `O`, the "named
             entities only" Weibo variant. Default False.
         report: `tfllm.data.char_spans.ConversionReport` or None; receives
-            the `I-X` tags read as `B-X`.
+            the `I-X` tags read as `B-X` (one `SpanWarning` sums them up).
+        max_examples: int or None. Stop after this many sentences: the
+            lines after them are neither read nor reported.
 
     Returns:
         list of `CharSentence`.
@@ -80,6 +82,7 @@ def read_char_bio(path, position_digits=False, named_only=False,
     """
     path = str(path)
     report = report if report is not None else ConversionReport()
+    mark = report.mark()
     parse = _weibo_unit if position_digits else _generic_unit
     sentences = []
     units, tags, start = [], [], 0
@@ -93,6 +96,9 @@ def read_char_bio(path, position_digits=False, named_only=False,
         tags.clear()
 
     for number, line in enumerate(_decode_lines(path), start=1):
+        if max_examples is not None and len(sentences) >= max_examples:
+            units.clear()  # the sentence after the last one kept
+            break
         if not line.strip():
             flush()
             continue
@@ -112,10 +118,11 @@ def read_char_bio(path, position_digits=False, named_only=False,
         raise DataFormatError(
             path, None, "no sentences found; expected one character and its "
             "tag per line")
+    report.warn_since(mark, path)
     return sentences
 
 
-def read_weibo_ner(path, named_only=False, report=None):
+def read_weibo_ner(path, named_only=False, report=None, max_examples=None):
     """Reads a Weibo NER file; `read_char_bio` with `position_digits`."""
     return read_char_bio(path, position_digits=True, named_only=named_only,
-                         report=report)
+                         report=report, max_examples=max_examples)

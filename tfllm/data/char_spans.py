@@ -14,11 +14,15 @@ Two rules make the conversion exact and never silent:
 - Overlapping or nested spans (flat BIO holds one entity per character):
   the longest span is kept; among spans of equal length the earliest
   start, then the type name in sorted order. Every dropped span is counted
-  and reported as a `SpanWarning` naming `file:line`.
+  and recorded in a `ConversionReport` naming `file:line`.
 - An entity boundary that falls inside a word (an entity "CPL" in
   "CPL2011" is fine, but "ac米兰" in "vsac米兰" cuts the letter run "vsac")
   splits that word at the boundary, so every gold entity keeps exactly its
-  characters. Each such split is counted and reported the same way.
+  characters. Each such split is counted and recorded the same way.
+
+A reader issues one `SpanWarning` per file it reads, with the count and the
+first three messages of each kind (not one per line); the run folder's
+`data_report.json` holds every message (`ConversionReport.summary`).
 """
 
 import dataclasses
@@ -29,7 +33,8 @@ from tfllm.data.errors import DataFormatError
 
 
 class SpanWarning(UserWarning):
-    """A span was resolved or a word split while reading; names file:line."""
+    """Spans were resolved or words split while reading a file: the count
+    and the first messages (each naming file:line)."""
 
 
 @dataclasses.dataclass
@@ -82,16 +87,59 @@ class ConversionReport:
     repaired_tags: list = dataclasses.field(default_factory=list)
 
     def summary(self):
-        """JSON-able counts and the first 20 messages of each kind."""
+        """JSON-able counts, the first 20 and all messages of each kind.
+
+        Returns:
+            dict kind -> `{"count": int, "first": [str], "all": [str]}`.
+        """
         return {
-            name: {"count": len(items), "first": items[:20]}
+            name: {"count": len(items), "first": items[:20],
+                   "all": list(items)}
             for name, items in dataclasses.asdict(self).items()
         }
 
+    def mark(self):
+        """The current length of each list (see `warn_since`)."""
+        return {name: len(items)
+                for name, items in dataclasses.asdict(self).items()}
+
+    def warn_since(self, mark, source, shown=3):
+        """Issues one `SpanWarning` for the messages added since `mark`.
+
+        Args:
+            mark: dict from `mark()`, taken before reading `source`.
+            source: str. The file (or files) read.
+            shown: int. Messages quoted per kind.
+
+        Returns:
+            str or None: the warning text (None when nothing was added).
+        """
+        parts = []
+        for name, items in dataclasses.asdict(self).items():
+            new = items[mark.get(name, 0):]
+            if new:
+                parts.append(
+                    f"{len(new)} {_KINDS[name]}, e.g. "
+                    + "; ".join(new[:shown]))
+        if not parts:
+            return None
+        message = (f"{source}: " + ". ".join(parts)
+                   + ". The full list: ConversionReport (a training run "
+                   "writes it to data_report.json in its run folder).")
+        warnings.warn(message, SpanWarning, stacklevel=3)
+        return message
+
+
+_KINDS = {
+    "dropped_spans": "overlapping spans dropped (longest span kept)",
+    "split_words": "words split at entity boundaries",
+    "repaired_tags": "I-X tags without a preceding X read as B-X",
+}
+
 
 def _warn(report_list, message):
+    """Records one conversion message; the reader warns once per file."""
     report_list.append(message)
-    warnings.warn(message, SpanWarning, stacklevel=3)
 
 
 def resolve_overlaps(spans, path="", line=0, report=None):
@@ -106,7 +154,8 @@ def resolve_overlaps(spans, path="", line=0, report=None):
         spans: iterable of `(start, end, type)`, end exclusive.
         path, line: where the spans come from (for the report).
         report: `ConversionReport` or None. Each dropped span is appended to
-            `report.dropped_spans` and issued as a `SpanWarning`.
+            `report.dropped_spans` (the reader then issues one summary
+            `SpanWarning` per file).
 
     Returns:
         list of `(start, end, type)`, sorted by start.
@@ -139,7 +188,8 @@ def to_word_sentences(sentences, word_splitter="cjk_chars", report=None):
     Args:
         sentences: list of `CharSentence` with non-overlapping entities.
         word_splitter: str. `"cjk_chars"` (default) or `"whitespace"`.
-        report: `ConversionReport` or None, receives the word splits.
+        report: `ConversionReport` or None, receives the word splits;
+            one `SpanWarning` sums up those of this call.
 
     Returns:
         list of `WordSentence`.
@@ -151,6 +201,7 @@ def to_word_sentences(sentences, word_splitter="cjk_chars", report=None):
     from tfllm.preprocessing.word_splitter import split_texts
 
     report = report if report is not None else ConversionReport()
+    mark = report.mark()
     split = split_texts([s.text for s in sentences], word_splitter)
     result = []
     for sentence, words in zip(sentences, split):
@@ -188,6 +239,8 @@ def to_word_sentences(sentences, word_splitter="cjk_chars", report=None):
             path=sentence.path, line=sentence.line, text=sentence.text,
             offsets=pieces,
         ))
+    sources = sorted({s.path for s in sentences if s.path})
+    report.warn_since(mark, ", ".join(sources) or "sentences")
     return result
 
 

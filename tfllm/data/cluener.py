@@ -106,16 +106,18 @@ def parse_cluener_line(line, path, number, entity_types=None):
     return text, _spans(record, text, path, number, entity_types)
 
 
-def read_cluener(path, report=None):
+def read_cluener(path, report=None, max_examples=None):
     """Reads a labelled CLUENER2020 JSON Lines file.
 
     Blank lines are skipped. Inclusive end offsets become exclusive ones;
     overlapping spans are resolved (longest first, then earliest start) and
-    reported in `report.dropped_spans` with a `SpanWarning`.
+    recorded in `report.dropped_spans`, and one `SpanWarning` sums them up.
 
     Args:
         path: str or path-like. `train.json` or `dev.json` (UTF-8).
         report: `tfllm.data.char_spans.ConversionReport` or None.
+        max_examples: int or None. Stop after this many examples: the lines
+            after them are neither read nor reported.
 
     Returns:
         list of `CharSentence` (code point offsets, end exclusive).
@@ -129,8 +131,11 @@ def read_cluener(path, report=None):
     """
     path = str(path)
     report = report if report is not None else ConversionReport()
+    mark = report.mark()
     sentences = []
     for number, line in enumerate(_decode_lines(path), start=1):
+        if max_examples is not None and len(sentences) >= max_examples:
+            break
         if not line.strip():
             continue
         text, spans = parse_cluener_line(line, path, number)
@@ -140,4 +145,5 @@ def read_cluener(path, report=None):
     if not sentences:
         raise DataFormatError(
             path, None, "no examples found; expected CLUENER JSON lines")
+    report.warn_since(mark, path)
     return sentences

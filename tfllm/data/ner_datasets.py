@@ -35,7 +35,8 @@ class NerDataset:
         name: str. `--dataset` value and folder name under the data root.
         files: dict split -> file name in the dataset folder (empty: the
             files must be given explicitly).
-        reader: callable `(path, report) -> list`, of `CharSentence` when
+        reader: callable `(path, report, max_examples) -> list`, of
+            `CharSentence` when
             `char_level`, else of `TaggedSentence`.
         word_splitter: str. Splitter saved with the model
             (`tfllm.preprocessing.word_splitter`).
@@ -54,8 +55,9 @@ class NerDataset:
     entity_types: tuple = ()
 
 
-def _read_conll(path, report=None):
-    return read_conll(path)
+def _read_conll(path, report=None, max_examples=None):
+    sentences = read_conll(path)
+    return sentences if max_examples is None else sentences[:max_examples]
 
 
 NER_DATASETS = {
@@ -98,7 +100,7 @@ def ner_label_list(dataset, train_sentences):
     return build_label_list([s.tags for s in train_sentences] + [documented])
 
 
-def read_ner_file(dataset, path, report=None):
+def read_ner_file(dataset, path, report=None, max_examples=None):
     """Reads one file of `dataset` into word-level `TaggedSentence`s.
 
     Args:
@@ -106,6 +108,9 @@ def read_ner_file(dataset, path, report=None):
         path: str or path.
         report: `ConversionReport` or None; receives resolved spans, split
             words and repaired tags of character-level data.
+        max_examples: int or None. Read only the first N sentences; the
+            character-level readers stop there, so what follows is
+            neither read nor reported.
 
     Returns:
         list of `TaggedSentence` (`WordSentence` for character-level data).
@@ -116,13 +121,14 @@ def read_ner_file(dataset, path, report=None):
     if isinstance(dataset, str):
         dataset = get_ner_dataset(dataset)
     report = report if report is not None else ConversionReport()
-    sentences = dataset.reader(path, report=report)
+    sentences = dataset.reader(path, report=report,
+                               max_examples=max_examples)
     if not dataset.char_level:
         return sentences
     return to_word_sentences(sentences, dataset.word_splitter, report)
 
 
-def load_ner_dataset(name, data_dir=None, report=None):
+def load_ner_dataset(name, data_dir=None, report=None, max_examples=None):
     """Reads every split of a character-level dataset that is on disk.
 
     The folder is found by `tfllm.data.locate.find_dataset_dir`
@@ -132,6 +138,8 @@ def load_ner_dataset(name, data_dir=None, report=None):
         name: str. `"cluener2020"` or `"weibo_ner"`.
         data_dir: str or None. Explicit folder.
         report: `ConversionReport` or None.
+        max_examples: dict split -> int, or None. Sentences read per split
+            (e.g. `{"train": 200}`); the rest of that file is not read.
 
     Returns:
         dict split -> list of `WordSentence`: `train`, `validation`, and
@@ -155,7 +163,8 @@ def load_ner_dataset(name, data_dir=None, report=None):
     for split, file_name in dataset.files.items():
         path = folder / file_name
         if path.is_file():
-            result[split] = read_ner_file(dataset, path, report)
+            result[split] = read_ner_file(
+                dataset, path, report, (max_examples or {}).get(split))
         elif split != "test":
             raise FileNotFoundError(f"{path}: no {split} split in {folder}")
     return result

@@ -222,9 +222,23 @@ def normalize_weights(dataset, accumulation_steps=1):
         `tf.data.Dataset` with the same structure and rescaled weights.
     """
     scale = float(accumulation_steps)
+    if accumulation_steps == 1:
+        # One batch per update: a plain map gives the same weights without
+        # `window` + `flat_map` + `reduce` (see below), which tf.data cannot
+        # optimise ("Input of Window will not be optimized").
+        def rescale(x, y, w):
+            return x, y, w * (scale / tf.maximum(tf.reduce_sum(w), 1e-9))
+
+        return dataset.map(rescale)
+    # `reduce` runs the window as a dataset of its own, which with autotune
+    # on starts an optimisation thread per window, cancelled when the window
+    # ends: TensorFlow logged "Optimization loop failed: CANCELLED" about
+    # every three batches. The window's few elements need no autotuning.
+    no_autotune = tf.data.Options()
+    no_autotune.autotune.enabled = False
 
     def rescale_group(x, y, w):
-        total = w.reduce(
+        total = w.with_options(no_autotune).reduce(
             tf.constant(0.0), lambda acc, batch: acc + tf.reduce_sum(batch)
         )
         factor = scale / tf.maximum(total, 1e-9)

@@ -9,7 +9,6 @@ with the best epoch kept, TensorBoard scalars and a resumable checkpoint.
 import dataclasses
 import json
 import pathlib
-import sys
 from typing import Optional
 
 import tensorflow as tf
@@ -26,7 +25,18 @@ from tfllm.training.callbacks import TensorBoard
 from tfllm.training.callbacks import resume_state
 from tfllm.training.optimizers import head_learning_rate_multipliers
 from tfllm.training.optimizers import make_adamw
+from tfllm.training.progress import StepProgress
+from tfllm.training.progress import keras_verbosity
 from tfllm.training.schedules import WarmupLinearDecay
+from tfllm.utils.logging import get_logger
+
+logger = get_logger(__name__)
+
+# Fewer optimizer updates than this draw a warning (and a hint when the
+# monitored score ends at 0): with the default warmup_ratio 0.1 that is
+# fewer than 10 warmup updates. A pre-trained encoder fine-tuned for a few
+# dozen updates usually still predicts the majority label (entity F1 0.0).
+SHORT_RUN_UPDATES = 100
 
 
 @dataclasses.dataclass
@@ -67,6 +77,10 @@ class TrainingConfig:
         early_stopping_patience: int. Stop after this many epochs without a
             better validation score (0: never).
         deterministic: bool. Enable TensorFlow's deterministic ops.
+        log_every_steps: int. When the output is not a terminal, a progress
+            line (step, loss, tokens/s, ETA) every N steps; 0 (default):
+            about every 30 s and at every tenth of the epoch. On a terminal
+            Keras' progress bar shows every step instead.
     """
 
     epochs: int = 5
@@ -85,6 +99,7 @@ class TrainingConfig:
     keep_checkpoints: int = 2
     early_stopping_patience: int = 0
     deterministic: bool = False
+    log_every_steps: int = 0
 
 
 def _extend_schedule(optimizer, total_updates):
@@ -103,6 +118,38 @@ def _extend_schedule(optimizer, total_updates):
         print(f"learning-rate schedule: decay now ends at update {total} "
               f"(was {schedule.total_steps}): --epochs changed")
         schedule.total_steps = total
+
+
+def warn_if_short(total_updates, steps, config):
+    """Warns when a run has too few optimizer updates to fine-tune.
+
+    Rule: fewer than `SHORT_RUN_UPDATES` (100) updates in all, i.e. fewer
+    than 10 warmup updates at the default `warmup_ratio` 0.1, or a warmup
+    that takes every update. The message gives the numbers and the fixes.
+
+    Args:
+        total_updates: int. Optimizer updates of the whole run.
+        steps: int. Updates per epoch.
+        config: `TrainingConfig`.
+
+    Returns:
+        bool. Whether the warning was issued.
+    """
+    warmup = int(round(config.warmup_ratio * total_updates))
+    if total_updates >= SHORT_RUN_UPDATES and warmup < total_updates - 1:
+        return False
+    accumulation = max(1, config.grad_accum_steps)
+    logger.warning(
+        "this run makes only %d optimizer updates (%d per epoch x %d "
+        "epochs, %d sequences per update); warmup takes %d of them "
+        "(warmup_ratio %g) and the learning rate then decays to 0, so the "
+        "model may learn little (a validation F1 of 0.0 is common). "
+        "Fine-tuning usually needs a few hundred updates: train more epochs "
+        "or on more examples (--epochs, --max-train-examples), use a "
+        "smaller --batch-size, or a smaller --warmup-ratio.",
+        total_updates, steps, config.epochs,
+        config.batch_size * accumulation, warmup, config.warmup_ratio)
+    return True
 
 
 def train(model, encoded, config, run_dir, evaluate_fn, monitor, loss,
@@ -172,6 +219,7 @@ def train(model, encoded, config, run_dir, evaluate_fn, monitor, loss,
     update_batch = config.batch_size * accumulation
     steps = steps_per_epoch(encoded, update_batch, max_length)
     total_updates = steps * config.epochs
+    short_run = warn_if_short(total_updates, steps, config)
     replicas = tf.distribute.get_strategy().num_replicas_in_sync
     clip_in_step = replicas > 1 and bool(config.max_grad_norm)
     resumed, global_step = resume_state(run_dir)
@@ -236,10 +284,17 @@ def train(model, encoded, config, run_dir, evaluate_fn, monitor, loss,
         print(f"XLA: batches take {len(shapes)} distinct shapes, so the "
               f"train step is compiled at most {len(shapes)} times: {shapes}")
     epoch, offset = divmod(global_step, steps)
-    verbose = 1 if sys.stdout.isatty() else 2
+    verbose = keras_verbosity()
+    progress = None
+    if verbose == 2:  # redirected output: a line every few steps
+        progress = StepProgress(steps, config.epochs, encoded.num_tokens,
+                                config.log_every_steps)
+        callbacks.append(progress)
     while epoch < config.epochs and not model.stop_training:
         # A resumed run first finishes its interrupted epoch.
         evaluation.set_partial_epoch((steps - offset) / steps)
+        if progress is not None:
+            progress.set_steps(steps - offset if offset else steps)
         model.fit(
             dataset.skip(global_step),
             epochs=epoch + 1 if offset else config.epochs,
@@ -247,6 +302,7 @@ def train(model, encoded, config, run_dir, evaluate_fn, monitor, loss,
             steps_per_epoch=steps - offset if offset else steps,
             callbacks=callbacks,
             verbose=verbose,
+            shuffle=False,  # make_dataset shuffles; Keras warns otherwise
         )
         if checkpoints.failure:
             raise NonFiniteLossError(checkpoints.failure)
@@ -254,6 +310,13 @@ def train(model, encoded, config, run_dir, evaluate_fn, monitor, loss,
             break
         global_step += steps - offset
         epoch, offset = epoch + 1, 0
+    if (short_run and monitor_mode == "max" and evaluation.best is not None
+            and evaluation.best <= 0.0):
+        logger.warning(
+            "validation %s is %g after only %d optimizer updates: the run "
+            "was too short to learn (see the warning at its start); train "
+            "longer or on more examples.", monitor, evaluation.best,
+            total_updates)
     best = run_dir / BEST_WEIGHTS
     if best.is_file():
         model.load_weights(best)
