@@ -20,6 +20,8 @@ _PUBLIC = {
     "TextClassifier": "tfllm.models.text_classifier:TextClassifier",
     "TrainingConfig": "tfllm.training.trainer:TrainingConfig",
     "generate": "tfllm.generation.generate:generate",
+    "load_classification_dataset":
+        "tfllm.runs.classification:load_classification_dataset",
 }
 
 __all__ = sorted(_PUBLIC) + ["__version__"]
