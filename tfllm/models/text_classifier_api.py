@@ -511,7 +511,8 @@ class TextClassifierMethods:
             batch_size: int or None (64).
             return_predictions: bool. Also return `probabilities` (float32
                 `[n, num_labels]`), `predicted` and `gold` label names.
-            **kwargs: file options (`READ_OPTIONS`).
+            **kwargs: file options (`READ_OPTIONS`); Keras' `verbose` is
+                accepted and ignored.
 
         Returns:
             dict: `accuracy` (multi-label: exact label set), `macro_f1`,
@@ -533,6 +534,7 @@ class TextClassifierMethods:
             evaluate_classifier)
 
         read_options = {k: kwargs.pop(k) for k in READ_OPTIONS if k in kwargs}
+        kwargs.pop("verbose", None)  # Keras' flag: no progress bar here
         if args or kwargs:
             raise TypeError(f"evaluate(texts, labels): unknown arguments "
                             f"{sorted(kwargs) or args}")
