@@ -23,6 +23,8 @@ _PUBLIC = {
     "load_config": "tfllm.config:load_config",
     "save_config": "tfllm.config:save_config",
     "set_verbosity": "tfllm.utils.logging:set_verbosity",
+    "load_classification_dataset":
+        "tfllm.runs.classification:load_classification_dataset",
 }
 
 __all__ = sorted(_PUBLIC) + ["__version__"]

@@ -150,18 +150,19 @@ def test_bad_rows_fail_with_file_and_line_or_are_counted(
 
 def test_label_smoothing_reaches_the_loss(tiny_cls_preset, csv_files,
                                           tmp_path, monkeypatch):
+    from tfllm.training import trainer
     from tfllm.training.losses import SmoothedSparseCategoricalCrossentropy
 
     train, valid = csv_files
     losses = []
-    real_train = train_classifier.train
+    real_train = trainer.train
 
     def spy(model, encoded, training, run_dir, evaluate, monitor, loss):
         losses.append(loss)
         return real_train(model, encoded, training, run_dir, evaluate,
                           monitor, loss)
 
-    monkeypatch.setattr(train_classifier, "train", spy)
+    monkeypatch.setattr(trainer, "train", spy)
     args = common(tiny_cls_preset, tmp_path) + [
         "--train-file", str(train), "--validation-file", str(valid),
         "--epochs", "1", "--no-export"]
@@ -182,9 +183,11 @@ def test_kfold_releases_each_folds_model(tiny_cls_preset, csv_files, tmp_path,
                                          monkeypatch):
     # Fold k's model (weights and optimizer moments) must be freed before
     # fold k+1 builds its own, or a k-fold run holds several models at once.
+    from tfllm.runs import classification
+
     train, _ = csv_files
     built = []
-    real_fit = train_classifier.fit
+    real_fit = classification.fit_classifier
 
     def recording_fit(*args, **kwargs):
         gc.collect()
@@ -195,7 +198,7 @@ def test_kfold_releases_each_folds_model(tiny_cls_preset, csv_files, tmp_path,
         return result
 
     recording_fit.alive = []
-    monkeypatch.setattr(train_classifier, "fit", recording_fit)
+    monkeypatch.setattr(classification, "fit_classifier", recording_fit)
     train_classifier.main(common(tiny_cls_preset, tmp_path) + [
         "--train-file", str(train), "--epochs", "1", "--folds", "3",
         "--run-name", "cv-release", "--no-export"])

@@ -12,8 +12,8 @@ pytestmark = pytest.mark.real_data
 
 
 def test_banking77_faq_and_the_classifier_split():
-    from tfllm.cli.train_classifier import carve_validation
-    from tfllm.cli.train_classifier import ClassifierConfig
+    from tfllm.runs.classification import carve_validation
+    from tfllm.runs.classification import ClassifierConfig
     from tfllm.data.classification_datasets import (
         load_classification_dataset)
     from tfllm.data.locate import DatasetNotFoundError

@@ -100,19 +100,48 @@ def load_classification_dataset(name, data_dir=None, bad_rows=None):
         raise DatasetNotFoundError(
             f"{name}: {spec.train} not found in $TFLLM_DATA_DIR/{spec.folder}"
             f" or ../shared/data/{spec.folder}; pass --data-dir")
-    rename = dict(spec.label_names)
     splits = {}
     for split in ("train", "validation", "test"):
         file_name = getattr(spec, split)
         if file_name is None or not (folder / file_name).is_file():
             continue
-        examples = read_text_file(
-            folder / file_name, spec.file_format, spec.text_column,
-            spec.label_column, bad_rows=bad_rows)
+        splits[split] = read_dataset_file(name, folder / file_name, bad_rows)
+    return splits
+
+
+def read_dataset_file(name, path, bad_rows=None):
+    """Reads one file laid out as a known dataset's files are.
+
+    A `--train-file`, `--validation-file` or `--test-file` given with
+    `--dataset NAME` is read with that dataset's format, columns and label
+    names (Banking77's `text,category` CSV, SST-2's `sentence<TAB>label`
+    TSV with `0`/`1` renamed `negative`/`positive`, ...).
+
+    Args:
+        name: str. A key of `DATASETS`.
+        path: str or path. The file.
+        bad_rows: `BadRows` or None (None raises on the first bad row).
+
+    Returns:
+        list of `TextExample`.
+
+    Raises:
+        ValueError: unknown name.
+        DataFormatError: the file does not have the dataset's layout (the
+            message names `file:line`).
+    """
+    if name not in DATASETS:
+        raise ValueError(
+            f"unknown dataset {name!r}; known: {', '.join(DATASETS)}")
+    spec = DATASETS[name]
+    examples = read_text_file(
+        path, spec.file_format, spec.text_column, spec.label_column,
+        bad_rows=bad_rows)
+    rename = dict(spec.label_names)
+    if rename:
         for example in examples:
             if isinstance(example.label, list):  # label sets
                 example.label = [rename.get(n, n) for n in example.label]
             else:
                 example.label = rename.get(example.label, example.label)
-        splits[split] = examples
-    return splits
+    return examples

@@ -61,7 +61,8 @@ class ClassifierPredictor:
     Args:
         path: str or path. A run folder (`model.keras`), a `.keras` file, a
             SavedModel version folder (`saved_model.pb`), or an export
-            folder of integer versions (the highest is used).
+            folder of integer versions (the highest is used); or a
+            `TextClassifier` in memory.
 
     Raises:
         FileNotFoundError / ValueError: see `load_text_classifier`.
@@ -74,6 +75,9 @@ class ClassifierPredictor:
     """
 
     def __init__(self, path):
+        if isinstance(path, text_classifier.TextClassifier):
+            self._use_model(path)
+            return
         path = pathlib.Path(path)
         versions = [p for p in path.glob("*") if p.name.isdigit()]
         if not (path / "saved_model.pb").is_file() and versions:
@@ -86,12 +90,14 @@ class ClassifierPredictor:
             self.text_pairs = "text_pair" in (
                 self._serve.structured_input_signature[1])
         else:
-            model = load_text_classifier(path)
-            serve = tf.function(make_serving_fn(model),
-                                input_signature=input_signature(model))
-            self._serve = (lambda **kw: serve(**kw))
-            self.id2label = model.id2label
-            self.text_pairs = model.text_pairs
+            self._use_model(load_text_classifier(path))
+
+    def _use_model(self, model):
+        serve = tf.function(make_serving_fn(model),
+                            input_signature=input_signature(model))
+        self._serve = (lambda **kw: serve(**kw))
+        self.id2label = model.id2label
+        self.text_pairs = model.text_pairs
 
     def __call__(self, texts, text_pairs=None):
         """Label, probability and all probabilities of each text.

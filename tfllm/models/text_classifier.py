@@ -4,6 +4,7 @@ import keras
 import tensorflow as tf
 
 from tfllm.models.task import Task
+from tfllm.models.text_classifier_api import TextClassifierMethods
 # Registers the preprocessor class, so that `keras.models.load_model` can
 # rebuild a saved model from this module alone.
 import tfllm.preprocessing.text_classification_preprocessor  # noqa: F401
@@ -12,8 +13,12 @@ POOLINGS = ("mean", "pooled")
 
 
 @keras.saving.register_keras_serializable(package="tfllm")
-class TextClassifier(Task):
+class TextClassifier(TextClassifierMethods, Task):
     """A backbone, a pooled text vector, dropout and a dense head.
+
+    Build one with `TextClassifier.from_pretrained(backbone, labels=...)`;
+    `fit`, `evaluate` and `predict` take texts and labels (or files) as well
+    as Keras' tensors and `tf.data` (`tfllm.models.text_classifier_api`).
 
     The text vector is the backbone's `pooled_output` (the `[CLS]` state
     through BERT's pooler, Devlin et al. 2019, Sec. 4) or the mean of
