@@ -241,3 +241,29 @@ def test_missing_package_names_the_extra(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "mlflow", None)  # as if not installed
     with pytest.raises(ImportError, match=r'tfllm\[tracking\]'):
         tracking.make_trackers("tensorboard,mlflow", tmp_path, {})
+
+
+def test_resumed_run_continues_the_same_runs(tmp_path, monkeypatch, caplog):
+    """A second start in the same run folder (a resumed run) logs to the
+    runs of the first start; MLflow keeps a parameter's first value."""
+    from mlflow import MlflowClient
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_CONSOLE", "off")
+    first = tracking.make_trackers("wandb,mlflow", tmp_path, {"epochs": 1})
+    ids = json.loads((tmp_path / "tracking.json").read_text())
+    second = tracking.make_trackers("wandb,mlflow", tmp_path,
+                                    {"epochs": 3, "seed": 7})
+    assert all(t.closed for t in first)  # the first start's runs ended
+    assert second[0].run.id == ids["wandb"]
+    assert second[1].run_id == ids["mlflow"]
+    assert "keeps the first value of epochs" in caplog.text
+    second[1]._log_metrics({"train/loss": 0.5}, 7)
+    tracking.log_final_report(tmp_path, {"score": 1.0})
+    client = MlflowClient(tracking_uri=(tmp_path / "mlruns").as_uri())
+    run = client.get_run(ids["mlflow"])
+    assert run.data.params == {"epochs": "1", "seed": "7"}
+    assert run.data.metrics == {"train/loss": 0.5, "final/score": 1.0}
+    assert run.info.status == "FINISHED"
+    assert len(client.search_runs([run.info.experiment_id])) == 1
