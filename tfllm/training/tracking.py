@@ -193,8 +193,8 @@ class Tracker(keras.callbacks.Callback):
 
     name = None
 
-    def __init__(self, run_dir, params, log_every_steps=DEFAULT_LOG_EVERY_STEPS,
-                 initial_step=0):
+    def __init__(self, run_dir, params,
+                 log_every_steps=DEFAULT_LOG_EVERY_STEPS, initial_step=0):
         super().__init__()
         self.run_dir = pathlib.Path(run_dir)
         self.log_every_steps = log_every_steps or 0
@@ -314,8 +314,8 @@ class WandbTracker(Tracker):
 
     name = "wandb"
 
-    def __init__(self, run_dir, params, log_every_steps=DEFAULT_LOG_EVERY_STEPS,
-                 initial_step=0):
+    def __init__(self, run_dir, params,
+                 log_every_steps=DEFAULT_LOG_EVERY_STEPS, initial_step=0):
         wandb = _require("wandb", "wandb")
         mode = None
         if not os.environ.get("WANDB_MODE") and not _wandb_has_api_key():
@@ -361,8 +361,8 @@ class MlflowTracker(Tracker):
 
     name = "mlflow"
 
-    def __init__(self, run_dir, params, log_every_steps=DEFAULT_LOG_EVERY_STEPS,
-                 initial_step=0):
+    def __init__(self, run_dir, params,
+                 log_every_steps=DEFAULT_LOG_EVERY_STEPS, initial_step=0):
         _require("mlflow", "mlflow")
         from mlflow import MlflowClient
 
