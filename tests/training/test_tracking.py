@@ -140,6 +140,8 @@ def read_wandb_records(path):
             pos += block - pos % block
             continue
         length, kind = struct.unpack("<HB", data[pos + 4:pos + 7])
+        if pos + 7 + length > len(data):  # still being written
+            break
         chunks += data[pos + 7:pos + 7 + length]
         pos += 7 + length
         if kind in (1, 4):  # FULL or LAST
@@ -168,8 +170,17 @@ def test_wandb_offline_records_params_step_metrics_and_final_report(
     files = glob.glob(str(run_dir / "wandb" / "offline-run-*" /
                           f"run-{ids['wandb']}.wandb"))
     assert len(files) == 1  # offline, inside the run folder
+    # wandb-core (a separate process) may still be writing the file after
+    # run.finish() returned: wait for its last record, `exit`.
+    deadline = time.monotonic() + 60
+    while True:
+        records = read_wandb_records(files[0])
+        if (any(r.WhichOneof("record_type") == "exit" for r in records)
+                or time.monotonic() > deadline):
+            break
+        time.sleep(0.2)
     config, rows, final = {}, {}, {}
-    for record in read_wandb_records(files[0]):
+    for record in records:
         kind = record.WhichOneof("record_type")
         if kind == "config":
             for item in record.config.update:

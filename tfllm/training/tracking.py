@@ -317,8 +317,10 @@ class WandbTracker(Tracker):
     def __init__(self, run_dir, params,
                  log_every_steps=DEFAULT_LOG_EVERY_STEPS, initial_step=0):
         wandb = _require("wandb", "wandb")
-        mode = None
-        if not os.environ.get("WANDB_MODE") and not _wandb_has_api_key():
+        # Passed explicitly: wandb reads its environment once per process.
+        mode = os.environ.get("WANDB_MODE", "").strip().lower() or None
+        mode = {"dryrun": "offline", "run": "online"}.get(mode, mode)
+        if mode is None and not _wandb_has_api_key():
             mode = "offline"
         run_id = _load_ids(run_dir).get("wandb")
         self.run = wandb.init(
