@@ -13,16 +13,19 @@ from typing import Optional
 
 import tensorflow as tf
 
+from tfllm.config import help_field
 from tfllm.data.pipeline import make_dataset
 from tfllm.data.pipeline import padded_batch_shapes
 from tfllm.data.pipeline import steps_per_epoch
 from tfllm.peft.registry import training_callbacks
+from tfllm.training import tracking
 from tfllm.training.callbacks import BEST_WEIGHTS
 from tfllm.training.callbacks import EpochEvaluation
 from tfllm.training.callbacks import NonFiniteLossError
 from tfllm.training.callbacks import StepCheckpoint
 from tfllm.training.callbacks import TensorBoard
 from tfllm.training.callbacks import resume_state
+from tfllm.training.distribute import is_chief
 from tfllm.training.optimizers import head_learning_rate_multipliers
 from tfllm.training.optimizers import make_adamw
 from tfllm.training.progress import StepProgress
@@ -81,6 +84,10 @@ class TrainingConfig:
             line (step, loss, tokens/s, ETA) every N steps; 0 (default):
             about every 30 s and at every tenth of the epoch. On a terminal
             Keras' progress bar shows every step instead.
+        report_to: str. Where the run is recorded: a comma list of
+            `tensorboard`, `wandb`, `mlflow`, or `none`
+            (`tfllm.training.tracking`; wandb and mlflow need
+            `pip install "tfllm[tracking]"`).
     """
 
     epochs: int = 5
@@ -100,6 +107,12 @@ class TrainingConfig:
     early_stopping_patience: int = 0
     deterministic: bool = False
     log_every_steps: int = 0
+    report_to: str = help_field(
+        "where the run is recorded: a comma list of tensorboard, wandb "
+        "(offline unless WANDB_MODE/an API key say otherwise; files in the "
+        "run folder), mlflow (store <run folder>/mlruns unless "
+        "MLFLOW_TRACKING_URI is set), or none; wandb and mlflow need "
+        'pip install "tfllm[tracking]"', "tensorboard")
 
 
 def _extend_schedule(optimizer, total_updates):
@@ -153,7 +166,8 @@ def warn_if_short(total_updates, steps, config):
 
 
 def train(model, encoded, config, run_dir, evaluate_fn, monitor, loss,
-          max_length=None, batch_transform=None, monitor_mode="max"):
+          max_length=None, batch_transform=None, monitor_mode="max",
+          run_settings=None):
     """Fine-tunes `model` on encoded sequences, evaluating every epoch.
 
     The one training loop of every task: token classification passes
@@ -191,13 +205,20 @@ def train(model, encoded, config, run_dir, evaluate_fn, monitor, loss,
             `tfllm.data.pipeline.make_dataset` (dynamic masking).
         monitor_mode: str. `"max"` (default) or `"min"`: whether a higher
             or a lower `monitor` is better (e.g. validation loss).
+        run_settings: dict or None. The run's other settings (e.g.
+            `dataclasses.asdict(ner_config)`), recorded with `config`'s
+            fields as the parameters of the wandb/mlflow runs of
+            `config.report_to`; send the final report with
+            `tfllm.training.tracking.log_final_report(run_dir, summary)`.
 
     Returns:
         `(model, history)`: the model with the best epoch's weights (may be a
         reloaded object when resuming) and the list of per-epoch records.
 
     Raises:
-        ValueError: `loss` does not sum, or the checkpoint is unreadable.
+        ValueError: `loss` does not sum, the checkpoint is unreadable, or
+            `config.report_to` names an unknown backend.
+        ImportError: `config.report_to` names wandb/mlflow, not installed.
         NonFiniteLossError: the loss became NaN or infinite; the last good
             checkpoint is kept.
     """
@@ -206,6 +227,7 @@ def train(model, encoded, config, run_dir, evaluate_fn, monitor, loss,
             "train() normalises sample weights per update; pass a loss with "
             f"reduction='sum', got {loss.reduction!r}"
         )
+    report_to = tracking.parse_report_to(config.report_to)
     if config.deterministic:
         tf.config.experimental.enable_op_determinism()
     run_dir = pathlib.Path(run_dir)
@@ -265,10 +287,19 @@ def train(model, encoded, config, run_dir, evaluate_fn, monitor, loss,
         run_dir, config.checkpoint_every_steps, config.keep_checkpoints,
         global_step,
     )
-    tensorboard = TensorBoard(
-        log_dir=str(run_dir), update_freq=50, write_graph=False
-    )
-    callbacks = [checkpoints, evaluation, tensorboard]
+    callbacks = [checkpoints, evaluation]
+    if "tensorboard" in report_to:
+        callbacks.append(TensorBoard(
+            log_dir=str(run_dir), update_freq=50, write_graph=False))
+    if is_chief():  # wandb/mlflow runs: after EpochEvaluation (val_ logs)
+        callbacks += tracking.make_trackers(
+            report_to, run_dir,
+            dataclasses.asdict(config) | {"steps_per_epoch": steps,
+                                          "optimizer_updates": total_updates}
+            | (run_settings or {}),
+            getattr(config, "log_every_steps", None)
+            or tracking.DEFAULT_LOG_EVERY_STEPS,
+            global_step)
     # PEFT methods that act between steps (AdaLoRA's rank allocation).
     callbacks += training_callbacks(model, total_updates, run_dir)
     (run_dir / "training_config.json").write_text(
