@@ -54,4 +54,7 @@ def write_run_summary(run_dir, scores, history, encoded, start, extra=None):
     (pathlib.Path(run_dir) / "summary.json").write_text(
         json.dumps(summary, indent=2) + "\n")
     print("summary:", json.dumps(summary))
+    # W&B / MLflow runs of --report-to get the final report, then close.
+    from tfllm.training.tracking import log_final_report
+    log_final_report(run_dir, summary)
     return summary
