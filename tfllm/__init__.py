@@ -20,6 +20,7 @@ _PUBLIC = {
     "TextClassifier": "tfllm.models.text_classifier:TextClassifier",
     "TrainingConfig": "tfllm.training.trainer:TrainingConfig",
     "generate": "tfllm.generation.generate:generate",
+    "load_ner_dataset": "tfllm.runs.ner:load_ner_dataset",
 }
 
 __all__ = sorted(_PUBLIC) + ["__version__"]
