@@ -98,6 +98,13 @@ class NerPredictor:
                 "serving_default"
             ]
         else:
+            if not path.exists():
+                raise FileNotFoundError(f"{path}: no such file or folder")
+            if path.is_dir() and not (path / "model.keras").is_file():
+                raise FileNotFoundError(
+                    f"{path}: neither a run folder (model.keras) nor a "
+                    "SavedModel export (saved_model.pb, or version folders "
+                    "1, 2, ... holding one)")
             model = load_token_classifier(path)
             self._serve = tf.function(
                 make_serving_fn(model), input_signature=[TEXT_SPEC]
