@@ -382,9 +382,8 @@ class TokenClassifierAPI:
             trained, records = train_loop(
                 self, encoded, config, run_dir, evaluate, monitor, loss,
                 monitor_mode=mode)
-            if trained is not self:  # resumed from a checkpoint
+            if trained is not self:  # resumed: a model from the checkpoint
                 self.set_weights(trained.get_weights())
-                self.optimizer = trained.optimizer
         finally:
             if temporary:
                 shutil.rmtree(run_dir, ignore_errors=True)
