@@ -85,3 +85,12 @@ def test_predict_and_evaluate_agree_on_texts_and_word_lists():
     report = model.evaluate(words, [TAGS_A, TAGS_B])
     assert report["predictions"] == tags
     assert 0.0 <= report["f1"] <= 1.0
+
+
+def test_export_refuses_unknown_formats_and_uncalibrated_int8(tmp_path):
+    model = tiny_token_classifier(sequence_length=8)
+    with pytest.raises(ValueError, match="'saved_model' or 'litert': 'onnx'"):
+        model.export(tmp_path / "x", format="onnx")
+    with pytest.raises(ValueError, match=r"\['int8'\] need calibration_data"):
+        model.export(tmp_path / "x", format="litert", flavours=["int8"])
+    assert not (tmp_path / "x").exists()
