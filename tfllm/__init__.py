@@ -25,6 +25,7 @@ _PUBLIC = {
     "set_verbosity": "tfllm.utils.logging:set_verbosity",
     "load_classification_dataset":
         "tfllm.runs.classification:load_classification_dataset",
+    "load_ner_dataset": "tfllm.runs.ner:load_ner_dataset",
 }
 
 __all__ = sorted(_PUBLIC) + ["__version__"]

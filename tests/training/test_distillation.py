@@ -157,7 +157,8 @@ def test_distill_cli_ner(tiny_preset, conll_dir, tmp_path):
     teacher_dir = train_ner.main([
         "--backbone", str(tiny_preset), "--data-dir", str(conll_dir),
         "--epochs", "1", "--batch-size", "4", "--learning-rate", "1e-3",
-        "--max-length", "8", "--output-dir", str(tmp_path / "runs"),
+        "--max-length", "8", "--head", "softmax",  # distills logits
+        "--output-dir", str(tmp_path / "runs"),
         "--run-name", "teacher", "--no-export"])
     run_dir = distill.main([
         "--teacher-run", str(teacher_dir), "--student-layers", "1",

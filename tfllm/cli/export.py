@@ -9,196 +9,23 @@ the run's validation split: `export_verification.md` and `.json` in
 the run folder (or `--report-dir`).
 """
 
-import dataclasses
-import datetime
-import json
-import pathlib
-from typing import Optional
-
 from tfllm.cli.args import parse_dataclasses
 from tfllm.cli.args import run_cli
-from tfllm.export.tflite import DEFAULT_FLAVOURS
-from tfllm.export.tflite import FLAVOURS
-from tfllm.export.tflite import MIN_AGREEMENT
-from tfllm.utils.machine import machine_description
-
-
-@dataclasses.dataclass
-class ExportConfig:
-    """Flags of `scripts/export.py`."""
-
-    run_dir: Optional[str] = dataclasses.field(default=None, metadata={
-        "help": "run folder with model.keras and config.json (required)"})
-    name: Optional[str] = dataclasses.field(default=None, metadata={
-        "help": "TF Serving model name; default: the dataset, or 'ner'"})
-    saved_model_dir: Optional[str] = dataclasses.field(
-        default=None, metadata={"help": "default saved_models/<name>"})
-    litert_dir: Optional[str] = dataclasses.field(
-        default=None, metadata={"help": "default saved_models/<name>_litert"})
-    flavours: str = dataclasses.field(
-        default=",".join(DEFAULT_FLAVOURS), metadata={
-        "help": "TFLite flavours, comma-separated, of " + ", ".join(FLAVOURS)
-        + " ('' for none)"})
-    sequence_length: Optional[int] = dataclasses.field(
-        default=None, metadata={
-            "help": "fixed TFLite input length (batch 1); default dynamic"})
-    calibration_samples: int = dataclasses.field(default=100, metadata={
-        "help": "training sequences calibrating int8 and int16x8"})
-    probe_samples: int = dataclasses.field(default=64, metadata={
-        "help": "validation sequences every .tflite file is checked on"})
-    min_agreement: float = dataclasses.field(
-        default=MIN_AGREEMENT, metadata={
-            "help": "lowest argmax agreement with the Keras model accepted"})
-    keras_int8: bool = dataclasses.field(default=False, metadata={
-        "help": "also export Keras' quantize('int8') model as SavedModel"})
-    verify: bool = dataclasses.field(default=True, metadata={
-        "help": "run every artifact on the validation split"})
-    max_eval: Optional[int] = dataclasses.field(default=None, metadata={
-        "help": "verify on the first N validation items only"})
-    latency_samples: int = dataclasses.field(default=200, metadata={
-        "help": "items timed one at a time (batch 1)"})
-    num_threads: Optional[int] = dataclasses.field(default=None, metadata={
-        "help": "LiteRT interpreter threads (default: LiteRT's choice)"})
-    report_dir: Optional[str] = dataclasses.field(default=None, metadata={
-        "help": "where export_verification.md/.json go; default run_dir"})
-
-
-def load_run_data(run_dir):
-    """A run's model and its data splits, rebuilt as training built them.
-
-    Returns:
-        `(model, data)`: the task model and `{split: records}`, with
-        `TaggedSentence`s (NER) or `TextExample`s (classification) for
-        `train` and `validation` (carved from train with the run's seed
-        when the dataset has no validation split).
-
-    A distillation run (`scripts/distill.py`, its config names a
-    `teacher_run`) gives its own student model with its teacher's splits.
-
-    Raises:
-        FileNotFoundError: no `config.json` or `model.keras` in `run_dir`,
-            or a distillation run's teacher folder is gone.
-    """
-    from tfllm.models.task import load_task_model
-
-    run_dir = pathlib.Path(run_dir)
-    config = _run_config(run_dir)
-    data_dir = run_dir
-    while "teacher_run" in config:  # a student: its teacher's data
-        data_dir = pathlib.Path(config["teacher_run"])
-        config = _run_config(data_dir)
-    from tfllm.cli.train_ner import NerConfig
-
-    ner_fields = {f.name for f in dataclasses.fields(NerConfig)}
-    if set(config) <= ner_fields:  # a NER run (its config is a NerConfig)
-        from tfllm.cli.train_ner import load_splits
-        from tfllm.models.token_classifier import TokenClassifier
-
-        model = load_task_model(run_dir, TokenClassifier)
-        return model, load_splits(NerConfig(**config))
-    from tfllm.cli.train_classifier import ClassifierConfig
-    from tfllm.cli.train_classifier import carve_validation
-    from tfllm.cli.train_classifier import load_splits
-    from tfllm.data.bad_rows import BadRows
-    from tfllm.models.text_classifier import TextClassifier
-
-    model = load_task_model(run_dir, TextClassifier)
-    classifier_config = ClassifierConfig(**config)
-    data = load_splits(classifier_config,
-                       BadRows(classifier_config.skip_bad_rows))
-    if "validation" not in data:
-        training = json.loads(
-            (data_dir / "training_config.json").read_text())
-        carve_validation(data, classifier_config, training["seed"])
-    return model, data
-
-
-def _run_config(run_dir):
-    config_file = pathlib.Path(run_dir) / "config.json"
-    if not config_file.is_file():
-        raise FileNotFoundError(f"{config_file}: not a run folder")
-    return json.loads(config_file.read_text())
-
-
-def load_run(run_dir):
-    """The model and its splits: `(model, train_items, items, gold)`.
-
-    `items` and `gold` are the validation word lists and tags (NER) or
-    texts and label names (classification).
-
-    Raises:
-        FileNotFoundError: see `load_run_data`.
-        ValueError: a pair or multi-label classifier (not verified here).
-    """
-    model, data = load_run_data(run_dir)
-    if hasattr(model, "predict_word_logits"):
-        return (model, [s.words for s in data["train"]],
-                [s.words for s in data["validation"]],
-                [s.tags for s in data["validation"]])
-    if model.text_pairs or model.multi_label:
-        raise ValueError(f"{run_dir}: pair and multi-label classifiers are "
-                         "exported but not verified by this command yet")
-    return (model, [e.text for e in data["train"]],
-            [e.text for e in data["validation"]],
-            [e.label for e in data["validation"]])
-
-
-def default_name(run_dir):
-    config = json.loads((pathlib.Path(run_dir) / "config.json").read_text())
-    return config.get("dataset") or "ner"
+from tfllm.runs.export import ExportConfig
+from tfllm.runs.export import export_run
+# Re-exported for callers that import them from here.
+from tfllm.runs.run_data import default_name  # noqa: F401
+from tfllm.runs.run_data import load_run  # noqa: F401
+from tfllm.runs.run_data import load_run_data  # noqa: F401
 
 
 def main(argv=None):
+    """Parses `ExportConfig` flags and runs `tfllm.runs.export.export_run`;
+    returns its result dict."""
     (config,) = parse_dataclasses([ExportConfig], argv, description=__doc__)
     if config.run_dir is None:
         raise SystemExit("give --run-dir RUN_FOLDER")
-    from tfllm.export.exporter import export_model
-    from tfllm.export.verify import format_table
-    from tfllm.export.verify import verify_exports
-
-    run_dir = pathlib.Path(config.run_dir)
-    name = config.name or default_name(run_dir)
-    saved_model_dir = config.saved_model_dir or f"saved_models/{name}"
-    litert_dir = config.litert_dir or f"saved_models/{name}_litert"
-    flavours = [f for f in config.flavours.split(",") if f]
-    model, train_items, items, gold = load_run(run_dir)
-    result = export_model(
-        model, name, saved_model_dir, litert_dir, train_items, items,
-        flavours, config.sequence_length, config.calibration_samples,
-        config.probe_samples, config.min_agreement, config.keras_int8,
-        skip_collapsed=True)
-    flavours = list(result["reports"])  # refused ones are not verified
-    print(f"SavedModel: {result['saved_model']}; LiteRT bundle: "
-          f"{result['litert']}; Keras int8: {result['keras_int8']}")
-    if not config.verify:
-        return result
-    if config.max_eval:
-        items, gold = items[:config.max_eval], gold[:config.max_eval]
-    rows = verify_exports(
-        model, items, gold, result["saved_model"], result["litert"],
-        flavours, result["keras_int8"], config.latency_samples,
-        config.num_threads)
-    score_name = "entity F1" if name == "ner" or hasattr(
-        model, "predict_word_logits") else "accuracy"
-    table = format_table(rows, score_name)
-    when = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
-    header = (f"{len(items)} validation items; {machine_description()}; "
-              f"{when}\n\n")
-    report_dir = pathlib.Path(config.report_dir or run_dir)
-    report_dir.mkdir(parents=True, exist_ok=True)
-    (report_dir / "export_verification.md").write_text(header + table)
-    (report_dir / "export_verification.json").write_text(json.dumps(
-        {"rows": rows, "exports": result}, indent=2) + "\n")
-    for flavour, report in result["refused"].items():
-        tagged = (f", tagged (non-O) tokens "
-                  f"{report['tagged_agreement']:.3f}"
-                  if report.get("tagged_compared") else "")
-        table += (f"\nRefused: TFLite {flavour}, probe agreement "
-                  f"{report['agreeing']}/{report['compared']}{tagged}, max "
-                  f"|delta logit| {report['max_abs_logit_diff']:.3g}\n")
-    (report_dir / "export_verification.md").write_text(header + table)
-    print(table)
-    return result
+    return export_run(config)
 
 
 def cli():

@@ -1,17 +1,18 @@
 """Print the named entities of raw text with a trained NER model.
 
-The model is a run folder (`runs/<name>`), a `.keras` file or a SavedModel
-version folder; by default the newest version under `saved_models/ner`.
+The model is a run folder (`runs/<name>`), a `.keras` file, a SavedModel
+version folder (`saved_models/ner/3`) or an export folder (its newest
+version); by default the newest version under `saved_models/ner`.
 """
 
-from tfllm.cli.args import run_cli
 import argparse
 import pathlib
 import sys
 
+from tfllm.cli.args import run_cli
 from tfllm.export.versioned import next_version
-from tfllm.inference.ner import NerPredictor
 from tfllm.inference.ner import format_entities
+from tfllm.inference.ner import predict_ner
 from tfllm.inference.ner import to_json
 
 
@@ -26,15 +27,31 @@ def default_model(export_base="saved_models/ner"):
     return pathlib.Path(export_base) / str(version)
 
 
+def read_texts(args):
+    """The texts to tag: positional TEXTs, else `--input` FILE (one per
+    line, `-` = stdin), else stdin."""
+    if args.text:
+        return args.text
+    if args.input and args.input != "-":
+        path = pathlib.Path(args.input)
+        if not path.is_file():
+            raise FileNotFoundError(f"--input {path}: no such file")
+        return [line for line in path.read_text(encoding="utf-8")
+                .splitlines() if line.strip()]
+    return [line.rstrip("\n") for line in sys.stdin]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("text", nargs="*", help="sentences (default: stdin)")
-    parser.add_argument("--model", help="run folder, .keras or SavedModel")
+    parser.add_argument("--model", help="run folder, .keras, SavedModel "
+                        "version folder or export folder (newest version)")
+    parser.add_argument("--input", help="file of texts, one per line "
+                        "('-': stdin)")
     parser.add_argument("--json", action="store_true", help="print JSON")
     args = parser.parse_args(argv)
-    texts = args.text or [line.rstrip("\n") for line in sys.stdin]
-    predictor = NerPredictor(args.model or default_model())
-    results = predictor(texts)
+    texts = read_texts(args)
+    results = predict_ner(texts, args.model or default_model())
     if args.json:
         print(to_json(results))
     else:

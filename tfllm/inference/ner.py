@@ -40,13 +40,38 @@ def load_token_classifier(path, id2label=None):
     return load_task_model(path, token_classifier.TokenClassifier, id2label)
 
 
+def find_saved_model(path):
+    """The SavedModel folder at `path`, or None.
+
+    Args:
+        path: str or path. A SavedModel version folder (`saved_model.pb`,
+            e.g. `saved_models/ner/1`) or an export folder of integer
+            versions (`saved_models/ner`: the newest version is taken, as
+            TF Serving does).
+
+    Returns:
+        `pathlib.Path` of the version folder, or None when `path` holds no
+        SavedModel.
+    """
+    path = pathlib.Path(path)
+    if (path / "saved_model.pb").is_file():
+        return path
+    if not path.is_dir():
+        return None
+    versions = [int(p.name) for p in path.iterdir()
+                if p.name.isdigit() and (p / "saved_model.pb").is_file()]
+    return path / str(max(versions)) if versions else None
+
+
 class NerPredictor:
     """Tags raw sentences and returns their entities.
 
     Args:
-        path: str or path. A run folder (`model.keras`), a `.keras` file, or
-            a SavedModel version folder (`saved_model.pb`, e.g.
-            `saved_models/ner/1`).
+        path: str or path. A run folder (`model.keras`), a `.keras` file, a
+            SavedModel version folder (`saved_model.pb`, e.g.
+            `saved_models/ner/1`) or an export folder of versions
+            (`saved_models/ner`: the newest one); or a `TokenClassifier`
+            itself.
 
     Raises:
         FileNotFoundError / ValueError: see `load_token_classifier`.
@@ -58,12 +83,28 @@ class NerPredictor:
     """
 
     def __init__(self, path):
+        if isinstance(path, token_classifier.TokenClassifier):
+            model = path
+            self._serve = tf.function(
+                make_serving_fn(model), input_signature=[TEXT_SPEC]
+            )
+            return
         path = pathlib.Path(path)
-        if (path / "saved_model.pb").is_file():
-            self._serve = tf.saved_model.load(str(path)).signatures[
+        saved_model = None
+        if not (path / "model.keras").is_file():
+            saved_model = find_saved_model(path)
+        if saved_model is not None:
+            self._serve = tf.saved_model.load(str(saved_model)).signatures[
                 "serving_default"
             ]
         else:
+            if not path.exists():
+                raise FileNotFoundError(f"{path}: no such file or folder")
+            if path.is_dir() and not (path / "model.keras").is_file():
+                raise FileNotFoundError(
+                    f"{path}: neither a run folder (model.keras) nor a "
+                    "SavedModel export (saved_model.pb, or version folders "
+                    "1, 2, ... holding one)")
             model = load_token_classifier(path)
             self._serve = tf.function(
                 make_serving_fn(model), input_signature=[TEXT_SPEC]

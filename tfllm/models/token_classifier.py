@@ -7,6 +7,7 @@ from tfllm.layers.crf import CRF
 from tfllm.layers.crf import allowed_transitions
 from tfllm.layers.crf import tagging_scheme
 from tfllm.models.task import Task
+from tfllm.models.token_classifier_api import TokenClassifierAPI
 # Registers the preprocessor class, so that `keras.models.load_model` can
 # rebuild a saved model from this module alone.
 import tfllm.preprocessing.token_classification_preprocessor  # noqa: F401
@@ -18,8 +19,15 @@ HEADS = ("softmax", "crf")
 
 
 @keras.saving.register_keras_serializable(package="tfllm")
-class TokenClassifier(Task):
+class TokenClassifier(TokenClassifierAPI, Task):
     """A backbone with dropout and a dense head that tags every sub-token.
+
+    High-level use (`tfllm.models.token_classifier_api`):
+    `TokenClassifier.from_pretrained("minilm", labels)` builds one on a
+    pretrained encoder (CRF head by default); `fit`, `evaluate` and
+    `predict` take sentences (Python lists or data files) as well as
+    Keras data; `export` writes a SavedModel or LiteRT bundle; `load`
+    reads a run folder or `.keras` file.
 
     Following Devlin et al. (2019), "BERT: Pre-training of Deep Bidirectional
     Transformers for Language Understanding", Sec. 5.3, the backbone's
@@ -64,8 +72,9 @@ class TokenClassifier(Task):
             preprocessor (if given) must compute them (its
             `lexicon_features` set). Defaults to False.
         lexicon_dim: int. Width of the lexicon embedding. Defaults to 16.
-        head: str. `"softmax"` (default): independent per-token labels;
-            `"crf"`: a CRF over the logits.
+        head: str. `"softmax"` (the constructor's default): independent
+            per-token labels; `"crf"` (the default of `from_pretrained`
+            and `tfllm train ner`): a CRF over the logits.
 
     Inputs:
         A dict with int32 `token_ids`, `padding_mask`, `segment_ids` and
