@@ -39,10 +39,13 @@ class EvaluateClassifierConfig:
     output: Optional[str] = _help("write the report as JSON here")
 
 
+PARSER_CLASSES = [EvaluateClassifierConfig]
+
+
 def main(argv=None):
     """Parses the flags, scores the model (`TextClassifier.evaluate`),
     prints the scores; returns the report dict."""
-    (config,) = parse_dataclasses([EvaluateClassifierConfig], argv,
+    (config,) = parse_dataclasses(PARSER_CLASSES, argv,
                                   description=__doc__)
     if config.model is None:
         raise SystemExit("give --model RUN_FOLDER_OR_KERAS_FILE")
@@ -91,7 +94,7 @@ def main(argv=None):
 
 def cli():
     """Console-script entry point."""
-    return run_cli(main)
+    run_cli(main)  # exit status 0; main returns a value for Python callers
 
 
 if __name__ == "__main__":

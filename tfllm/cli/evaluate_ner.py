@@ -11,12 +11,18 @@ from tfllm.runs.ner import NerEvaluationConfig
 from tfllm.runs.ner import evaluate_model
 
 
+# The flags of this command (the `tfllm` dispatcher and the CLI reference
+# build its parser from these).
+PARSER_CLASSES = [NerEvaluationConfig]
+
+
 def main(argv=None):
     """Parses `NerEvaluationConfig` flags, scores, prints; returns the
     report dict."""
     from tfllm.evaluation.ner_metrics import format_report
 
-    (config,) = parse_dataclasses([NerEvaluationConfig], argv,
+    (config,) = parse_dataclasses(
+        PARSER_CLASSES, argv,
                                   description=__doc__)
     if config.model is None:
         raise SystemExit("give --model RUN_FOLDER (or a .keras file)")
@@ -32,7 +38,7 @@ def main(argv=None):
 
 def cli():
     """Console-script entry point."""
-    return run_cli(main)
+    run_cli(main)  # exit status 0; main returns a value for Python callers
 
 
 if __name__ == "__main__":

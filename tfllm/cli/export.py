@@ -19,10 +19,16 @@ from tfllm.runs.run_data import load_run  # noqa: F401
 from tfllm.runs.run_data import load_run_data  # noqa: F401
 
 
+# The flags of this command (the `tfllm` dispatcher and the CLI reference
+# build its parser from these).
+PARSER_CLASSES = [ExportConfig]
+
+
 def main(argv=None):
     """Parses `ExportConfig` flags and runs `tfllm.runs.export.export_run`;
     returns its result dict."""
-    (config,) = parse_dataclasses([ExportConfig], argv, description=__doc__)
+    (config,) = parse_dataclasses(
+        PARSER_CLASSES, argv, description=__doc__)
     if config.run_dir is None:
         raise SystemExit("give --run-dir RUN_FOLDER")
     return export_run(config)
@@ -30,7 +36,7 @@ def main(argv=None):
 
 def cli():
     """Console-script entry point."""
-    return run_cli(main)
+    run_cli(main)  # exit status 0; main returns a value for Python callers
 
 
 if __name__ == "__main__":

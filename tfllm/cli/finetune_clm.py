@@ -150,7 +150,7 @@ def main(argv=None):
 
 def cli():
     """Console-script entry point."""
-    return run_cli(main)
+    run_cli(main)  # exit status 0; main returns a value for Python callers
 
 
 if __name__ == "__main__":

@@ -34,11 +34,9 @@ def read_texts(args):
     return [line for line in lines if line.strip()]
 
 
-def main(argv=None):
-    """Parses the flags, classifies the texts, prints one line per text
-    (`label<TAB>probability`, or JSON with `--json`); returns the results
-    (`tfllm.inference.classifier.ClassifierPredictor`'s dicts)."""
-    parser = argparse.ArgumentParser(description=__doc__)
+def build_parser(prog=None):
+    """The argument parser of this command (`prog`: its usage name)."""
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__)
     parser.add_argument("text", nargs="*",
                         help="texts (default: --input, else stdin)")
     parser.add_argument("--input", metavar="FILE",
@@ -50,6 +48,16 @@ def main(argv=None):
                         help="print JSON with every probability")
     parser.add_argument("--output", metavar="FILE",
                         help="also write the results as JSON Lines")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="show TensorFlow's own log lines")
+    return parser
+
+
+def main(argv=None):
+    """Parses the flags, classifies the texts, prints one line per text
+    (`label<TAB>probability`, or JSON with `--json`); returns the results
+    (`tfllm.inference.classifier.ClassifierPredictor`'s dicts)."""
+    parser = build_parser()
     args = parser.parse_args(argv)
     texts = read_texts(args)
     from tfllm.inference.classifier import ClassifierPredictor
@@ -81,7 +89,7 @@ def main(argv=None):
 
 def cli():
     """Console-script entry point."""
-    return run_cli(main)
+    run_cli(main)  # exit status 0; main returns a value for Python callers
 
 
 if __name__ == "__main__":

@@ -41,14 +41,22 @@ def read_texts(args):
     return [line.rstrip("\n") for line in sys.stdin]
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__)
+def build_parser(prog=None):
+    """The argument parser of this command (`prog`: its usage name)."""
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__)
     parser.add_argument("text", nargs="*", help="sentences (default: stdin)")
     parser.add_argument("--model", help="run folder, .keras, SavedModel "
                         "version folder or export folder (newest version)")
     parser.add_argument("--input", help="file of texts, one per line "
                         "('-': stdin)")
     parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="show TensorFlow's own log lines")
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
     args = parser.parse_args(argv)
     texts = read_texts(args)
     results = predict_ner(texts, args.model or default_model())
@@ -62,7 +70,7 @@ def main(argv=None):
 
 def cli():
     """Console-script entry point."""
-    return run_cli(main)
+    run_cli(main)  # exit status 0; main returns a value for Python callers
 
 
 if __name__ == "__main__":

@@ -24,20 +24,25 @@ from tfllm.runs.classification import load_splits  # noqa: F401
 from tfllm.runs.classification import resolve_task  # noqa: F401
 
 
+# The flags of this command (the `tfllm` dispatcher and the CLI reference
+# build its parser from these).
+PARSER_CLASSES = [ClassifierConfig, TrainingConfig, PeftArgs]
+
+
 def main(argv=None):
     """Parses the flags, runs `tfllm.runs.classification.run`; returns the
     run folder (`pathlib.Path`)."""
     from tfllm.runs.classification import run
 
     config, training, peft_args = parse_dataclasses(
-        [ClassifierConfig, TrainingConfig, PeftArgs], argv,
+        PARSER_CLASSES, argv,
         description=__doc__)
     return run(config, training, peft_args)
 
 
 def cli():
     """Console-script entry point."""
-    return run_cli(main)
+    run_cli(main)  # exit status 0; main returns a value for Python callers
 
 
 if __name__ == "__main__":

@@ -23,19 +23,24 @@ from tfllm.runs.ner import report_split  # noqa: F401
 from tfllm.runs.ner import write_summary  # noqa: F401
 
 
+# The flags of this command (the `tfllm` dispatcher and the CLI reference
+# build its parser from these).
+PARSER_CLASSES = [NerConfig, NerTrainingConfig, PeftArgs]
+
+
 def main(argv=None):
     """Parses the flags (`NerConfig`, `NerTrainingConfig`, `PeftArgs`) and
     runs `tfllm.runs.ner.run`; returns the run folder (None on a non-chief
     worker)."""
     config, training, peft_args = parse_dataclasses(
-        [NerConfig, NerTrainingConfig, PeftArgs], argv, description=__doc__
+        PARSER_CLASSES, argv, description=__doc__
     )
     return run(config, training, peft_args)
 
 
 def cli():
     """Console-script entry point."""
-    return run_cli(main)
+    run_cli(main)  # exit status 0; main returns a value for Python callers
 
 
 if __name__ == "__main__":
