@@ -19,7 +19,9 @@ _PUBLIC = {
     "TokenClassifier": "tfllm.models.token_classifier:TokenClassifier",
     "TextClassifier": "tfllm.models.text_classifier:TextClassifier",
     "TrainingConfig": "tfllm.training.trainer:TrainingConfig",
-    "generate": "tfllm.generation.generate:generate",
+    "MaskedLM": "tfllm.models.masked_lm:MaskedLM",
+    "CausalLM": "tfllm.models.sft_causal_lm:SFTCausalLM",
+    "generate": "tfllm.generation.text:generate_texts",
 }
 
 __all__ = sorted(_PUBLIC) + ["__version__"]
