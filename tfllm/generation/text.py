@@ -168,6 +168,11 @@ def generate_texts(model, prompts, *, chat=None, system_prompt=None,
                 preprocessor.use_chat_template if chat is None else chat,
                 system_prompt if system_prompt is not None
                 else preprocessor.system_prompt)
+    elif not isinstance(model, (str, pathlib.PurePath)):
+        raise TypeError(
+            f"text prompts need a model name or path or a tfllm.CausalLM, "
+            f"got {type(model).__name__} (a KerasHub CausalLM takes "
+            "token-id prompts)")
     else:
         causal_lm, preprocessor = load_generator(
             str(model), chat, system_prompt)
