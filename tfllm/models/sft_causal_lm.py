@@ -151,7 +151,7 @@ class SFTCausalLM(Task):
             keras.utils.set_random_seed(seed)
         path = pathlib.Path(str(model))
         saved = path / "model.keras" if path.is_dir() else path
-        if saved.suffix == ".keras":
+        if saved.suffix == ".keras" and (saved.is_file() or not path.is_dir()):
             if not saved.is_file():
                 raise FileNotFoundError(f"{saved}: no saved model")
             loaded = keras.models.load_model(saved, compile=False)
