@@ -114,27 +114,28 @@ def generation_config(config=None, **settings):
     return dataclasses.replace(config or GenerationConfig(), **settings)
 
 
-def generate_texts(model, prompts, *, chat=None, system_prompt=None,
-                   batch_size=8, quantize=None, config=None, **settings):
+def generate_texts(model, prompts, config=None, *, chat=None,
+                   system_prompt=None, batch_size=8, quantize=None,
+                   **settings):
     """Continues text prompts with a causal LM given by object, name or path.
 
     This is `tfllm.generate`. With a KerasHub `CausalLM` and token-id
     prompts (lists of int), it is the low-level
     `tfllm.generation.generate.generate(causal_lm, prompts, config)` and
-    returns new token ids, as before.
+    returns new token ids, as `tfllm.generate` did before.
 
     Args:
         model: `"smollm2"`, a `.gguf` file, a fine-tuned model (`.keras`
             or its run folder), a `tfllm.CausalLM` object, or a KerasHub
             `CausalLM` (token-id prompts only).
         prompts: str, list of str (or list of lists of int, above).
+        config: `GenerationConfig` or None; `settings` override it.
         chat: bool or None. Format prompts with the chat template; None:
             when the model has one (a fine-tuned model: as trained).
         system_prompt: str or None. System message of chat prompts.
         batch_size: int. Prompts decoded together. Default 8.
         quantize: None or `"int8"` (Keras int8 weights; names and paths
             only, the loaded model is changed).
-        config: `GenerationConfig` or None.
         **settings: `GenerationConfig` fields (`max_new_tokens=32`,
             `strategy`, `temperature`, `top_k`, `top_p`, `num_beams`,
             `seed`, `use_cache`).

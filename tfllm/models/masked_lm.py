@@ -50,6 +50,14 @@ class MaskedLM(SharedTrainStep, keras_hub.models.MaskedLM):
         intermediate_dim=64, max_sequence_length=16)
     model = MaskedLM(backbone)
     ```
+
+    The Python API (`tfllm.MaskedLM`), on which `tfllm train mlm` is built:
+    ```python
+    mlm = tfllm.MaskedLM.from_pretrained("minilm", sequence_length=128)
+    mlm.fit("domain.txt", epochs=3, learning_rate=5e-5, run_dir="runs/dapt")
+    mlm.evaluate(held_out_texts)  # {"loss", "perplexity", "accuracy", ...}
+    mlm.save_pretrained("models/minilm-domain")  # for --backbone
+    ```
     """
 
     def __init__(self, backbone, preprocessor=None, **kwargs):
@@ -216,7 +224,10 @@ class MaskedLM(SharedTrainStep, keras_hub.models.MaskedLM):
             training: `TrainingConfig` or None (its defaults).
             validation_fraction: float. Default 0.05.
             **kwargs: `TrainingConfig` fields overriding `training`
-                (`learning_rate=3e-3`, `seed=0`, ...).
+                (`learning_rate=3e-3`, `seed=0`, ...). `precision` and
+                `strategy` act when the model is built: call
+                `tfllm.training.precision.set_precision` first and build
+                the model inside `strategy.scope()`.
 
         Returns:
             list of dict: one record per epoch (`epoch`, `loss`,

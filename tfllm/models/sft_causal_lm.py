@@ -68,6 +68,14 @@ class SFTCausalLM(Task):
     Returns:
         float32 logits `[batch_size, sequence_length, vocabulary_size]`.
 
+    This is the public `tfllm.CausalLM`: `from_pretrained` (SmolLM2, a
+    GGUF file, a decoder folder, a fine-tuned model), `from_scratch` (a new
+    GPT-2 and its byte-level BPE), `fit` on texts (next-token training) or
+    prompt/response pairs (supervised fine-tuning), `evaluate` (perplexity)
+    and `generate`; `tfllm train clm` and `tfllm train sft` are built on
+    them. The `tfllm.models.causal_lm.CausalLM` class is KerasHub's GPT-2
+    task with tfllm's step, which `pretrain_clm`'s preset folders name.
+
     Examples:
     ```python
     backbone = keras_hub.models.GPT2Backbone(
@@ -75,6 +83,12 @@ class SFTCausalLM(Task):
         intermediate_dim=32, max_sequence_length=32)
     model = SFTCausalLM(backbone)
     generate(model.causal_lm(), [[5, 6, 7]])
+    ```
+
+    ```python
+    lm = tfllm.CausalLM.from_pretrained("smollm2", sequence_length=256)
+    lm.fit([("Where is my order?", "Let me check."), ...], epochs=1)
+    lm.generate("Where is my parcel?", max_new_tokens=32)
     ```
     """
 
@@ -272,6 +286,9 @@ class SFTCausalLM(Task):
             training: `TrainingConfig` or None (its defaults).
             validation_fraction: float or None (above).
             **kwargs: `TrainingConfig` fields overriding `training`.
+                `precision` and `strategy` act when the model is built:
+                call `tfllm.training.precision.set_precision` first and
+                build the model inside `strategy.scope()`.
 
         Returns:
             list of dict: one record per epoch. `model.last_fit` adds
