@@ -1,7 +1,7 @@
 """Supervised fine-tuning of a causal LM on prompt/response pairs.
 
 Usage: python scripts/finetune_clm.py --train-file pairs.jsonl \
-           [--model smollm2] [--epochs 1] [--batch-size 4] [--help]
+           [--backbone smollm2] [--epochs 1] [--batch-size 4] [--help]
 """
 
 from tfllm.cli.args import run_cli

@@ -19,13 +19,15 @@ _PUBLIC = {
     "TokenClassifier": "tfllm.models.token_classifier:TokenClassifier",
     "TextClassifier": "tfllm.models.text_classifier:TextClassifier",
     "TrainingConfig": "tfllm.training.trainer:TrainingConfig",
-    "generate": "tfllm.generation.generate:generate",
     "load_config": "tfllm.config:load_config",
     "save_config": "tfllm.config:save_config",
     "set_verbosity": "tfllm.utils.logging:set_verbosity",
     "load_classification_dataset":
         "tfllm.runs.classification:load_classification_dataset",
     "load_ner_dataset": "tfllm.runs.ner:load_ner_dataset",
+    "MaskedLM": "tfllm.models.masked_lm:MaskedLM",
+    "CausalLM": "tfllm.models.sft_causal_lm:SFTCausalLM",
+    "generate": "tfllm.generation.text:generate_texts",
 }
 
 __all__ = sorted(_PUBLIC) + ["__version__"]

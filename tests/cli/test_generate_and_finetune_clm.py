@@ -27,7 +27,7 @@ def _write_pairs(folder):
 def test_finetune_then_generate_from_the_run(tiny_gguf, tmp_path, capsys):
     data = _write_pairs(tmp_path)
     run_dir = finetune_clm.main([
-        "--model", str(tiny_gguf), "--train-file", str(data),
+        "--backbone", str(tiny_gguf), "--train-file", str(data),
         "--validation-fraction", "0.25", "--sequence-length", "32",
         "--epochs", "1", "--batch-size", "2", "--checkpoint-every-steps", "0",
         "--num-samples", "1", "--max-new-tokens", "3",
@@ -47,7 +47,7 @@ def test_generate_from_a_gguf_file_reads_a_prompt_file(tiny_gguf, tmp_path):
     prompts = tmp_path / "prompts.txt"
     prompts.write_text("hello\nworld hello\n")
     texts = generate_cli.main([
-        "--model", str(tiny_gguf), "--prompt-file", str(prompts),
+        "--model", str(tiny_gguf), "--input", str(prompts),
         "--no-chat", "--max-new-tokens", "2", "--strategy", "beam",
         "--num-beams", "2"])
     assert len(texts) == 2
@@ -103,7 +103,7 @@ def test_finetune_with_lora_trains_only_the_adapter(tiny_gguf, tmp_path):
 
     data = _write_pairs(tmp_path)
     run_dir = finetune_clm.main([
-        "--model", str(tiny_gguf), "--train-file", str(data),
+        "--backbone", str(tiny_gguf), "--train-file", str(data),
         "--validation-fraction", "0.25", "--sequence-length", "32",
         "--epochs", "2", "--batch-size", "2", "--learning-rate", "1e-2",
         "--checkpoint-every-steps", "0", "--num-samples", "0",

@@ -6,184 +6,24 @@ layers (evenly spaced, last one kept), and is trained by the shared loop on
 the teacher's softened logits mixed with the hard labels
 (`tfllm.training.distillation`). The run folder gets the usual files plus
 `distillation.json`: teacher and student scores, parameters and batch-1
-latency on validation sentences.
+latency on validation sentences. Python: `tfllm.runs.distillation.
+run_distillation(DistillConfig(...), TrainingConfig(...))`.
 """
 
-import dataclasses
-import datetime
 import json
-import pathlib
-import time
-from typing import Optional
-
-import keras
-import tensorflow as tf
 
 from tfllm.cli.args import parse_dataclasses
 from tfllm.cli.args import run_cli
+from tfllm.runs.distillation import DistillConfig
 from tfllm.training.trainer import TrainingConfig
 
 
-@dataclasses.dataclass
-class DistillConfig:
-    """Flags of `scripts/distill.py` (with the `TrainingConfig` flags)."""
-
-    teacher_run: Optional[str] = dataclasses.field(default=None, metadata={
-        "help": "fine-tuned teacher run folder (required)"})
-    student_layers: int = dataclasses.field(default=3, metadata={
-        "help": "transformer layers of the student, taken from the teacher"})
-    temperature: float = dataclasses.field(default=2.0, metadata={
-        "help": "softmax temperature of the soft targets"})
-    alpha: float = dataclasses.field(default=0.5, metadata={
-        "help": "weight of the soft (teacher) loss; 1-alpha: hard labels"})
-    max_train_items: Optional[int] = dataclasses.field(
-        default=None, metadata={"help": "first N training sentences/texts"})
-    max_eval_items: Optional[int] = dataclasses.field(
-        default=None, metadata={"help": "first N validation items"})
-    latency_samples: int = dataclasses.field(default=300, metadata={
-        "help": "validation items timed one at a time, teacher and student"})
-    output_dir: str = "runs"
-    run_name: Optional[str] = dataclasses.field(default=None, metadata={
-        "help": "run folder name; an existing run is resumed"})
-
-
-def encode_training(model, records):
-    """`EncodedWindows` of training records with hard labels."""
-    if hasattr(model, "predict_word_logits"):
-        from tfllm.data.conll import encode_tags
-        from tfllm.data.pipeline import encode_token_classification
-
-        return encode_token_classification(
-            model.preprocessor, [s.words for s in records],
-            encode_tags(records, model.id2label))
-    from tfllm.data.labels import label_ids
-    from tfllm.data.pipeline import encode_text_classification
-
-    return encode_text_classification(
-        model.preprocessor, [e.text for e in records],
-        label_ids(records, model.id2label))
-
-
-def evaluator(model_kind_token, validation):
-    """`evaluate_fn` for `train` and the monitored scalar."""
-    if model_kind_token:
-        from tfllm.evaluation.ner_evaluator import evaluate_ner
-
-        def evaluate(m):
-            result = evaluate_ner(m, [s.words for s in validation],
-                                  [s.tags for s in validation])
-            return {"entity_f1": result["f1"]}, {
-                "entity_strict": result["entity_strict"]}
-        return evaluate, "entity_f1"
-    from tfllm.evaluation.classification_evaluator import evaluate_classifier
-
-    def evaluate(m):
-        result = evaluate_classifier(m, validation)
-        return {"accuracy": result["accuracy"]}, {}
-    return evaluate, "accuracy"
-
-
-def batch1_latency(model, items):
-    """p50 and p95 milliseconds of one-item calls (raw text in)."""
-    from tfllm.export.verify import percentiles
-    from tfllm.export.verify import time_calls
-
-    if hasattr(model, "predict_word_logits"):
-        from tfllm.evaluation.ner_evaluator import word_logits_function
-
-        function = word_logits_function(model)
-
-        def call(item):
-            return function(tf.ragged.constant(
-                [item], dtype=tf.string, row_splits_dtype=tf.int64))
-    else:
-        from tfllm.evaluation.classification_evaluator import (
-            logits_function,
-        )
-
-        function = logits_function(model)
-
-        def call(item):
-            return function(tf.constant([item], tf.string))
-    seconds, _ = time_calls(call, items)
-    return percentiles(seconds)
-
-
 def main(argv=None):
-    from tfllm.cli.export import load_run_data
-    from tfllm.training.distillation import DistillationLoss
-    from tfllm.training.distillation import parameter_count
-    from tfllm.training.distillation import student_from_teacher
-    from tfllm.training.distillation import with_teacher_targets
-    from tfllm.training.trainer import train
+    from tfllm.runs.distillation import run_distillation
 
-    start = time.perf_counter()
     config, training = parse_dataclasses(
         [DistillConfig, TrainingConfig], argv, description=__doc__)
-    if config.teacher_run is None:
-        raise SystemExit("give --teacher-run RUN_FOLDER")
-    keras.utils.set_random_seed(training.seed)
-    teacher, data = load_run_data(config.teacher_run)
-    token_task = hasattr(teacher, "predict_word_logits")
-    run_name = config.run_name or datetime.datetime.now().strftime(
-        f"student{config.student_layers}-%Y%m%d-%H%M%S")
-    run_dir = pathlib.Path(config.output_dir) / run_name
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.json").write_text(json.dumps(
-        dataclasses.asdict(config), indent=2) + "\n")
-
-    if config.max_eval_items:
-        data["validation"] = data["validation"][:config.max_eval_items]
-    records = data["train"][:config.max_train_items] \
-        if config.max_train_items else data["train"]
-    encoded = encode_training(teacher, records)
-    seconds = time.perf_counter()
-    encoded = with_teacher_targets(teacher, encoded)
-    print(f"teacher logits for {encoded.num_windows} training sequences in "
-          f"{time.perf_counter() - seconds:.0f} s")
-    student = student_from_teacher(teacher, config.student_layers)
-    print(f"student: {config.student_layers} of "
-          f"{len(teacher.backbone.transformer_layers)} layers, "
-          f"{parameter_count(student):,} of {parameter_count(teacher):,} "
-          "weights")
-    evaluate, monitor = evaluator(token_task, data["validation"])
-    loss = DistillationLoss(config.temperature, config.alpha,
-                            reduction="sum")
-    student, history = train(student, encoded, training, run_dir, evaluate,
-                             monitor, loss)
-    student.save(run_dir / "model.keras")
-
-    teacher_score = evaluate(teacher)[0][monitor]
-    student_score = evaluate(student)[0][monitor]
-    validation = data["validation"]
-    items = [s.words for s in validation] if token_task else \
-        [e.text for e in validation]
-    items = items[:config.latency_samples]
-    teacher_ms = batch1_latency(teacher, items)
-    student_ms = batch1_latency(student, items)
-    summary = {
-        "monitor": monitor,
-        "teacher": {"score": teacher_score,
-                    "parameters": parameter_count(teacher),
-                    "layers": len(teacher.backbone.transformer_layers),
-                    "batch1_p50_ms": teacher_ms[0],
-                    "batch1_p95_ms": teacher_ms[1]},
-        "student": {"score": student_score,
-                    "parameters": parameter_count(student),
-                    "layers": config.student_layers,
-                    "batch1_p50_ms": student_ms[0],
-                    "batch1_p95_ms": student_ms[1]},
-        "score_gap_points": 100.0 * (teacher_score - student_score),
-        "speedup_p50": teacher_ms[0] / student_ms[0],
-        "epochs": training.epochs,
-        "training_sequences": encoded.num_windows,
-        "wall_seconds": time.perf_counter() - start,
-        "latency_items": len(items),
-        "history": [{k: v for k, v in r.items()
-                     if isinstance(v, (int, float))} for r in history],
-    }
-    (run_dir / "distillation.json").write_text(
-        json.dumps(summary, indent=2) + "\n")
+    run_dir, summary = run_distillation(config, training)
     print(json.dumps({k: v for k, v in summary.items() if k != "history"},
                      indent=2))
     return run_dir

@@ -1,80 +1,65 @@
 """Generate text with a causal LM: SmolLM2 (offline), a GGUF file or a
-fine-tuned model. Prompts come from --prompt, --prompt-file (one per line,
-or JSONL with a "prompt" key) or standard input."""
+fine-tuned model. Prompts come as arguments (`tfllm generate "Once upon"`),
+from --prompt, from --input FILE (one per line, or JSONL with a "prompt"
+key; '-' = standard input) or, with none of these, standard input.
+Python: `tfllm.generate(model, prompts, max_new_tokens=...)`."""
 
 import dataclasses
 import json
-import pathlib
 import sys
-from typing import Optional
 
-from tfllm.cli.args import help_field as _help
 from tfllm.cli.args import parse_dataclasses
 from tfllm.cli.args import run_cli
 from tfllm.generation.config import GenerationConfig
+from tfllm.runs.causal_lm import GenerateArgs
+
+_VALUELESS = {"-v", "--verbose", "-h", "--help"}
 
 
-@dataclasses.dataclass
-class GenerateArgs:
-    """Flags of `tfllm-generate` (besides `GenerationConfig`'s)."""
+def split_prompts(argv, classes):
+    """`(flags, prompts)`: the positional prompts taken out of `argv`.
 
-    model: str = _help("'smollm2', a .gguf file, or a fine-tuned model "
-                       "(.keras or run folder)", "smollm2")
-    prompt: Optional[str] = _help("one prompt")
-    prompt_file: Optional[str] = _help(
-        "prompts, one per line (.jsonl: the 'prompt' key)")
-    chat: Optional[bool] = _help(
-        "format prompts with the chat template (default: when the model "
-        "has one)")
-    system_prompt: Optional[str] = _help("system message of chat prompts")
-    batch_size: int = _help("prompts decoded together", 8)
-    quantize: Optional[str] = _help(
-        "'int8': Keras int8 quantization of the dense and embedding layers "
-        "(weights ~4x smaller in memory; on CPUs decoding is slower and "
-        "perplexity a little higher, BENCHMARKS.md)")
-    json: bool = _help("print one JSON object per prompt", False)
-
-
-def _prompts(args):
-    if args.prompt is not None:
-        return [args.prompt]
-    if args.prompt_file:
-        path = pathlib.Path(args.prompt_file)
-        lines = [l for l in path.read_text(encoding="utf-8").splitlines()
-                 if l.strip()]
-        if path.suffix == ".jsonl":
-            from tfllm.data.errors import DataFormatError
-
-            prompts = []
-            for number, line in enumerate(lines, 1):
-                try:
-                    prompts.append(json.loads(line)["prompt"])
-                except (ValueError, KeyError, TypeError):
-                    raise DataFormatError(
-                        path, number, "expected a JSON object with 'prompt'")
-            return prompts
-        return lines
-    return [line.rstrip("\n") for line in sys.stdin if line.strip()]
+    A word not starting with '-' is a prompt unless it is the value of the
+    flag before it (every flag takes one value except booleans, `--no-*`,
+    `--flag=value` and `-v`/`--verbose`). Words after `--` are prompts.
+    """
+    booleans = set()
+    for cls in classes:
+        for field in dataclasses.fields(cls):
+            kind = field.type
+            kind = kind.__name__ if isinstance(kind, type) else str(kind)
+            if "bool" in kind:
+                name = "--" + field.name.replace("_", "-")
+                booleans |= {name, "--no-" + name[2:]}
+    flags, prompts = [], []
+    words = list(argv)
+    index = 0
+    while index < len(words):
+        word = words[index]
+        if word == "--":
+            prompts += words[index + 1:]
+            break
+        if word.startswith("-") and len(word) > 1:
+            flags.append(word)
+            takes_value = ("=" not in word and word not in booleans
+                           and word not in _VALUELESS)
+            if takes_value and index + 1 < len(words):
+                flags.append(words[index + 1])
+                index += 1
+        else:
+            prompts.append(word)
+        index += 1
+    return flags, prompts
 
 
 def main(argv=None):
-    from tfllm.generation.text import generate_text
-    from tfllm.generation.text import load_generator
+    from tfllm.runs.causal_lm import run_generation
 
+    argv = sys.argv[1:] if argv is None else list(argv)
+    flags, prompts = split_prompts(argv, [GenerateArgs, GenerationConfig])
     args, config = parse_dataclasses(
-        [GenerateArgs, GenerationConfig], argv, description=__doc__)
-    prompts = _prompts(args)
-    if args.quantize not in (None, "int8"):
-        from tfllm.data.errors import UserInputError
-
-        raise UserInputError(
-            f"--quantize: expected 'int8', got {args.quantize!r}")
-    causal_lm, preprocessor = load_generator(
-        args.model, args.chat, args.system_prompt)
-    if args.quantize:
-        causal_lm.quantize(args.quantize)
-    texts, stats = generate_text(causal_lm, preprocessor, prompts, config,
-                                 args.batch_size)
+        [GenerateArgs, GenerationConfig], flags, description=__doc__)
+    prompts, texts, stats = run_generation(args, config, prompts)
     for prompt, text in zip(prompts, texts):
         if args.json:
             print(json.dumps({"prompt": prompt, "completion": text}))

@@ -88,3 +88,99 @@ def generate_text(causal_lm, preprocessor, prompts, config=None,
             texts.append(tokenizer.detokenize(new) if new else "")
     return texts, {"new_tokens": new_tokens,
                    "seconds": time.perf_counter() - start}
+
+
+def generation_config(config=None, **settings):
+    """A `GenerationConfig` from keyword settings.
+
+    Args:
+        config: `GenerationConfig` or None (its defaults).
+        **settings: its fields (`max_new_tokens`, `strategy`, ...).
+
+    Raises:
+        TypeError: a keyword is not a `GenerationConfig` field (named).
+        ValueError: a bad value (`GenerationConfig`'s checks).
+    """
+    import dataclasses
+
+    from tfllm.generation.config import GenerationConfig
+
+    names = {f.name for f in dataclasses.fields(GenerationConfig)}
+    unknown = sorted(set(settings) - names)
+    if unknown:
+        raise TypeError(
+            f"unknown generation setting(s) {', '.join(unknown)}; expected "
+            f"GenerationConfig fields: {', '.join(sorted(names))}")
+    return dataclasses.replace(config or GenerationConfig(), **settings)
+
+
+def generate_texts(model, prompts, config=None, *, chat=None,
+                   system_prompt=None, batch_size=8, quantize=None,
+                   **settings):
+    """Continues text prompts with a causal LM given by object, name or path.
+
+    This is `tfllm.generate`. With a KerasHub `CausalLM` and token-id
+    prompts (lists of int), it is the low-level
+    `tfllm.generation.generate.generate(causal_lm, prompts, config)` and
+    returns new token ids, as `tfllm.generate` did before.
+
+    Args:
+        model: `"smollm2"`, a `.gguf` file, a fine-tuned model (`.keras`
+            or its run folder), a `tfllm.CausalLM` object, or a KerasHub
+            `CausalLM` (token-id prompts only).
+        prompts: str, list of str (or list of lists of int, above).
+        config: `GenerationConfig` or None; `settings` override it.
+        chat: bool or None. Format prompts with the chat template; None:
+            when the model has one (a fine-tuned model: as trained).
+        system_prompt: str or None. System message of chat prompts.
+        batch_size: int. Prompts decoded together. Default 8.
+        quantize: None or `"int8"` (Keras int8 weights; names and paths
+            only, the loaded model is changed).
+        **settings: `GenerationConfig` fields (`max_new_tokens=32`,
+            `strategy`, `temperature`, `top_k`, `top_p`, `num_beams`,
+            `seed`, `use_cache`).
+
+    Returns:
+        str for a str prompt, else a list of str: the continuations
+        without the prompt, ending before the end token.
+
+    Raises:
+        FileNotFoundError, ValueError: see `load_generator`.
+        UserInputError: `quantize` other than `"int8"`.
+    """
+    config = generation_config(config, **settings)
+    if not isinstance(prompts, str) and prompts and all(
+            isinstance(p, (list, tuple)) for p in prompts):
+        # Token ids: the low-level decoder, unchanged.
+        return generate(model, [list(p) for p in prompts], config)
+    if quantize not in (None, "int8"):
+        from tfllm.data.errors import UserInputError
+
+        raise UserInputError(f"quantize: expected 'int8', got {quantize!r}")
+    if hasattr(model, "causal_lm") and hasattr(model, "preprocessor"):
+        causal_lm, preprocessor = model.causal_lm(), model.preprocessor
+        if chat is not None or system_prompt is not None:
+            from tfllm.preprocessing.prompt_response_preprocessor import (
+                PromptResponsePreprocessor,
+            )
+
+            preprocessor = PromptResponsePreprocessor(
+                preprocessor.tokenizer, preprocessor.sequence_length,
+                preprocessor.use_chat_template if chat is None else chat,
+                system_prompt if system_prompt is not None
+                else preprocessor.system_prompt)
+    elif not isinstance(model, (str, pathlib.PurePath)):
+        raise TypeError(
+            f"text prompts need a model name or path or a tfllm.CausalLM, "
+            f"got {type(model).__name__} (a KerasHub CausalLM takes "
+            "token-id prompts)")
+    else:
+        causal_lm, preprocessor = load_generator(
+            str(model), chat, system_prompt)
+        if quantize:
+            causal_lm.quantize(quantize)
+    single = isinstance(prompts, str)
+    texts, _ = generate_text(causal_lm, preprocessor,
+                             [prompts] if single else list(prompts), config,
+                             batch_size)
+    return texts[0] if single else texts

@@ -32,8 +32,9 @@ class CorpusConfig:
         "help": "held-out corpus files (same syntax); default: a "
                 "--validation-fraction share of the corpus documents"})
     validation_fraction: float = 0.05
-    max_documents: int = dataclasses.field(default=0, metadata={
-        "help": "use only the first N shuffled training documents (0: all)"})
+    max_train_examples: int = dataclasses.field(default=0, metadata={
+        "help": "use only the first N shuffled training documents (0: all)",
+        "aliases": ["--max-documents"]})
     sequence_length: int = 128
     vocabulary_size: int = dataclasses.field(default=8000, metadata={
         "help": "size of the tokenizer trained on the corpus (a new model)"})
@@ -41,9 +42,10 @@ class CorpusConfig:
     output_dir: str = "runs"
     run_name: str = dataclasses.field(default="", metadata={
         "help": "run folder under output_dir; an existing run is resumed"})
-    save_dir: str = dataclasses.field(default="", metadata={
+    export_dir: str = dataclasses.field(default="", metadata={
         "help": "preset folder for the pre-trained model (default "
-                "<run folder>/pretrained)"})
+                "<run folder>/pretrained)",
+        "aliases": ["--save-dir"]})
 
 
 def save_pretrained(model, tokenizer, folder):
@@ -131,7 +133,8 @@ def pretraining_summary(history, initial, train_encoded, start, save_dir,
     Args:
         history: per-epoch records of `pretrain`.
         initial: held-out scores before training.
-        train_encoded: `EncodedWindows` of the training blocks.
+        train_encoded: `EncodedWindows` of the training blocks, or their
+            number of tokens (int).
         start: float. `time.perf_counter()` when the command started.
         save_dir: path of the saved preset folder.
         **extra: more fields (parameter count, samples...), placed after
@@ -149,7 +152,8 @@ def pretraining_summary(history, initial, train_encoded, start, save_dir,
                           if k.startswith("val_")},
         "best_epoch": best.get("epoch"),
         **extra,
-        "training_tokens_per_epoch": train_encoded.num_tokens,
+        "training_tokens_per_epoch": getattr(
+            train_encoded, "num_tokens", train_encoded),
         "wall_seconds": time.perf_counter() - start,
         "pretrained": str(save_dir),
     }
@@ -165,3 +169,125 @@ def sum_loss():
     """The token cross-entropy that `train` needs (`reduction="sum"`)."""
     return keras.losses.SparseCategoricalCrossentropy(
         from_logits=True, reduction="sum")
+
+
+def read_documents(data, what="data"):
+    """Documents of a language-model `fit`/`evaluate` call.
+
+    Args:
+        data: a list (or tuple) of str, one document each; or a str/path of
+            corpus files in `tfllm.data.corpus.read_corpora` syntax
+            (comma-separated, each optionally prefixed by its format, e.g.
+            `"songci.txt,jsonl:cluener2020/train.json"`).
+        what: str. Names the argument in errors.
+
+    Returns:
+        list of str.
+
+    Raises:
+        TypeError: `data` is neither texts nor a corpus path.
+        FileNotFoundError: a corpus file does not exist.
+        ValueError: no document.
+    """
+    from tfllm.data.corpus import read_corpora
+
+    if isinstance(data, (str, pathlib.PurePath)):
+        documents = read_corpora(str(data))
+    elif isinstance(data, (list, tuple)) and all(
+            isinstance(d, str) for d in data):
+        documents = list(data)
+    else:
+        raise TypeError(
+            f"{what}: expected a list of texts or a corpus file path, got "
+            f"{type(data).__name__}")
+    if not documents:
+        raise ValueError(f"{what}: no document")
+    return documents
+
+
+def is_text_data(data):
+    """Whether `data` is texts or a file path (the text API) rather than
+    what Keras' own `fit`/`evaluate` take (tf.data, arrays, dicts)."""
+    if isinstance(data, (str, pathlib.PurePath)):
+        return True
+    return isinstance(data, (list, tuple)) and bool(data) and not any(
+        hasattr(d, "shape") for d in data)
+
+
+def encode_masked_lm_documents(tokenizer, documents, sequence_length):
+    """`EncodedWindows` of documents packed into `[CLS] ... [SEP]` blocks
+    of at most `sequence_length` tokens (masking happens per batch)."""
+    from tfllm.data.corpus import encode_masked_lm
+    from tfllm.data.corpus import pack_masked_lm_blocks
+    from tfllm.data.corpus import tokenize_documents
+
+    ids = tokenize_documents(tokenizer, documents)
+    blocks = pack_masked_lm_blocks(
+        ids, sequence_length, tokenizer.cls_token_id, tokenizer.sep_token_id)
+    return encode_masked_lm(blocks)
+
+
+def encode_causal_lm_documents(tokenizer, documents, sequence_length):
+    """`EncodedWindows` of next-token blocks of `sequence_length` tokens,
+    documents separated by the tokenizer's end token."""
+    from tfllm.data.corpus import encode_causal_lm
+    from tfllm.data.corpus import pack_causal_lm_blocks
+    from tfllm.data.corpus import tokenize_documents
+
+    return encode_causal_lm(*pack_causal_lm_blocks(
+        tokenize_documents(tokenizer, documents), sequence_length,
+        tokenizer.end_token_id))
+
+
+def training_config(training=None, **overrides):
+    """A `TrainingConfig` from a base one and keyword overrides.
+
+    Args:
+        training: `TrainingConfig` or None (the defaults).
+        **overrides: `TrainingConfig` fields (`epochs`, `batch_size`,
+            `learning_rate`, ...); None values are ignored.
+
+    Raises:
+        TypeError: a keyword is not a `TrainingConfig` field (named).
+    """
+    from tfllm.training.trainer import TrainingConfig
+
+    training = training or TrainingConfig()
+    names = {f.name for f in dataclasses.fields(TrainingConfig)}
+    unknown = sorted(set(overrides) - names)
+    if unknown:
+        raise TypeError(
+            f"unknown training setting(s) {', '.join(unknown)}; expected "
+            f"TrainingConfig fields: {', '.join(sorted(names))}")
+    return dataclasses.replace(
+        training, **{k: v for k, v in overrides.items() if v is not None})
+
+
+class run_directory:
+    """Context manager: `run_dir` as a path, or a temporary folder
+    (removed on exit) when it is None."""
+
+    def __init__(self, run_dir):
+        self.run_dir = run_dir
+        self._temp = None
+
+    def __enter__(self):
+        if self.run_dir is not None:
+            return pathlib.Path(self.run_dir)
+        import tempfile
+
+        self._temp = tempfile.TemporaryDirectory(prefix="tfllm-run-")
+        return pathlib.Path(self._temp.name)
+
+    def __exit__(self, *exc):
+        if self._temp is not None:
+            self._temp.cleanup()
+        return False
+
+
+def adopt_weights(model, trained):
+    """Copies `trained`'s weights into `model` when `train` returned a
+    different object (a resumed run reloads the checkpointed model)."""
+    if trained is not model:
+        model.set_weights(trained.get_weights())
+    return model
