@@ -492,16 +492,14 @@ def write_summary(run_dir, final, history, encoded, bad_rows, start,
 
 
 def write_config(run_dir, config, training, peft_args):
-    """The run's resolved settings: `config.yaml` (`tfllm.config.
-    save_config`), or `config.json` of `config` where that is missing."""
-    try:
-        from tfllm.config import save_config
-    except ImportError:  # before tfllm.config.save_config exists
-        (pathlib.Path(run_dir) / "config.json").write_text(json.dumps(
-            dataclasses.asdict(config), indent=2) + "\n")
-        return
-    save_config(pathlib.Path(run_dir) / "config.yaml", config, training,
-                peft_args)
+    """Writes the run's settings: `config.yaml` (all three, resolved; what
+    `--config` reads back) and `config.json` (the task settings, read by
+    `tfllm export` and `tfllm train distill`); see
+    `tfllm.runs.run_config.write_run_config`."""
+    from tfllm.runs.run_config import write_run_config
+
+    settings = [s for s in (config, training, peft_args) if s is not None]
+    write_run_config(run_dir, *settings, json_settings=(config,))
 
 
 def run(config, training, peft_args=None):

@@ -133,7 +133,7 @@ def run_distillation(config, training, log=print):
         UserInputError: no `teacher_run`.
     """
     # load_run_data is moving to tfllm.runs; its current home first.
-    from tfllm.cli.export import load_run_data
+    from tfllm.runs.run_data import load_run_data
     from tfllm.data.errors import UserInputError
     from tfllm.runs.run_config import write_run_config
     from tfllm.training.distillation import DistillationLoss

@@ -309,16 +309,14 @@ def write_summary(run_dir, final, history, encoded, start, extra=None):
 
 
 def write_config(run_dir, config, training, peft):
-    """Writes the run's settings: `config.json` (the `NerConfig`, read by
-    `tfllm export` and `tfllm train distill`) and, where `tfllm.config`
-    provides `save_config`, the resolved `config.yaml` of all three."""
-    (run_dir / "config.json").write_text(json.dumps(
-        dataclasses.asdict(config), indent=2) + "\n")
-    try:
-        from tfllm.config import save_config
-    except ImportError:  # before tfllm.config.save_config exists
-        return
-    save_config(run_dir / "config.yaml", config, training, peft)
+    """Writes the run's settings: `config.yaml` (all three, resolved; what
+    `--config` reads back) and `config.json` (the task settings, read by
+    `tfllm export` and `tfllm train distill`); see
+    `tfllm.runs.run_config.write_run_config`."""
+    from tfllm.runs.run_config import write_run_config
+
+    settings = [s for s in (config, training, peft) if s is not None]
+    write_run_config(run_dir, *settings, json_settings=(config,))
 
 
 def run(config, training=None, peft=None):

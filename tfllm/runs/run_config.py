@@ -9,7 +9,7 @@ def write_run_config(run_dir, *settings, json_settings=None):
     """Writes the settings dataclasses of a run into `run_dir`.
 
     `config.yaml` (`tfllm.config.save_config`, which `--config` reads back,
-    so a run can be repeated) when that function exists, and `config.json`
+    so a run can be repeated) and `config.json`
     (the merged fields of `json_settings`, default `settings`), which
     readers of run folders (`load_run_data`) use.
 
@@ -29,9 +29,7 @@ def write_run_config(run_dir, *settings, json_settings=None):
         merged.update(dataclasses.asdict(instance))
     written = [run_dir / "config.json"]
     written[0].write_text(json.dumps(merged, indent=2) + "\n")
-    try:
-        from tfllm.config import save_config
-    except ImportError:
-        return written
+    from tfllm.config import save_config
+
     save_config(run_dir / "config.yaml", *settings)
     return written + [run_dir / "config.yaml"]
