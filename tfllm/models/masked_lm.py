@@ -140,7 +140,9 @@ class MaskedLM(SharedTrainStep, keras_hub.models.MaskedLM):
                 tokenizer is trained on (usually the training documents).
             vocabulary_size: int. WordPiece vocabulary size. Default 8000.
             lowercase: bool. Default True.
-            num_layers, num_heads, hidden_dim: ints. Defaults 4, 4, 256.
+            num_layers: int. Transformer layers. Default 4.
+            num_heads: int. Attention heads. Default 4.
+            hidden_dim: int. Hidden size. Default 256.
             intermediate_dim: int or None. Default `4 * hidden_dim`.
             dropout: float. Default 0.1.
             sequence_length: int. Longest block (and position
@@ -215,7 +217,8 @@ class MaskedLM(SharedTrainStep, keras_hub.models.MaskedLM):
         Args:
             x: list of str documents, or a corpus path
                 (`tfllm.training.pretraining.read_documents`).
-            batch_size, epochs: ints or None (the `TrainingConfig` ones).
+            batch_size: int or None (the `TrainingConfig` one).
+            epochs: int or None (the `TrainingConfig` one).
             validation_data: held-out texts or corpus path; None: a
                 seeded `validation_fraction` share of `x` (seed 0).
             run_dir: str, path or None. Run folder (metrics, checkpoints,

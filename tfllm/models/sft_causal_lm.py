@@ -195,7 +195,9 @@ class SFTCausalLM(Task):
                 (`tfllm.training.pretraining.read_documents`): what the
                 tokenizer is trained on.
             vocabulary_size: int. BPE vocabulary size. Default 8000.
-            num_layers, num_heads, hidden_dim: ints. Defaults 4, 4, 256.
+            num_layers: int. Transformer layers. Default 4.
+            num_heads: int. Attention heads. Default 4.
+            hidden_dim: int. Hidden size. Default 256.
             intermediate_dim: int or None. Default `4 * hidden_dim`.
             dropout: float. Default 0.1.
             sequence_length: int. Block length and position embeddings.
@@ -276,7 +278,8 @@ class SFTCausalLM(Task):
 
         Args:
             x: the training data (above).
-            batch_size, epochs: ints or None (the `TrainingConfig` ones).
+            batch_size: int or None (the `TrainingConfig` one).
+            epochs: int or None (the `TrainingConfig` one).
             validation_data: the same kind of data; None: a seeded share of
                 `x` (`validation_fraction`; texts 0.05 with seed 0, pairs
                 0.1 with `training.seed`, as the commands).

@@ -203,11 +203,15 @@ def load_ner_dataset(name="conll2003", data_dir=None, *, train_file=None,
         data_dir: str or None. The dataset folder; default
             `$TFLLM_DATA_DIR/<name>`, then `../shared/data/<name>`
             (CoNLL-2003: then TFDS).
-        train_file, validation_file, test_file: str or None. Files in the
-            dataset's format replacing a split (`char_bio` needs the first
-            two).
-        max_train_examples, max_eval_examples: int or None. Keep only the
-            first N training / validation sentences.
+        train_file: str or None. A file in the dataset's format replacing
+            the train split (`char_bio` needs it).
+        validation_file: str or None. The same for the validation split
+            (`char_bio` needs it).
+        test_file: str or None. The same for the test split.
+        max_train_examples: int or None. Keep only the first N training
+            sentences.
+        max_eval_examples: int or None. Keep only the first N validation
+            sentences.
 
     Returns:
         `NerData` (`.train`, `.validation`, `.test`, `.labels`,
