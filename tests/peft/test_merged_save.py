@@ -8,6 +8,7 @@ so the reloaded model added `ΔW` again in its branch: outputs silently wrong.
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from tfllm.peft import apply_peft
 from tfllm.peft.adalora import AdaLoraConfig
@@ -17,10 +18,9 @@ from tfllm.peft.saving import merge
 from tfllm.peft.saving import merge_and_unload
 from tfllm.peft.saving import save_adapter
 from tfllm.peft.saving import unmerge
+from tiny import SENTENCE_A
+from tiny import SENTENCE_B
 from tiny import tiny_token_classifier
-
-from test_contract import _inputs
-from test_contract import _perturb
 
 # Every method whose layers have merge/unmerge.
 MERGEABLE = {
@@ -28,6 +28,18 @@ MERGEABLE = {
     "lora_all_linear": LoraConfig(r=2, target_modules="all-linear"),
     "adalora": AdaLoraConfig(init_r=4, target_r=2, total_step=10),
 }
+
+
+def _inputs(model):
+    words = tf.ragged.constant([SENTENCE_A, SENTENCE_B])
+    return model.model_inputs(model.preprocessor(words))
+
+
+def _perturb(model, seed=1):
+    """Random non-zero factors, so `ΔW` changes the outputs."""
+    rng = np.random.default_rng(seed)
+    for v in get_peft_state(model).peft_variables():
+        v.assign(rng.normal(0, 0.2, v.shape).astype("float32"))
 
 
 def _layers(model):
@@ -108,3 +120,15 @@ def test_weights_file_carries_the_merged_state(merged, tmp_path):
     again.load_weights(tmp_path / "unmerged.weights.h5")
     np.testing.assert_allclose(again(x).numpy(), unmerged_y, atol=1e-5)
     assert not any(layer.merged for layer in _layers(again))
+
+
+def test_the_table_holds_every_method_that_merges():
+    """A new method with merge/unmerge must join MERGEABLE above."""
+    from tfllm.peft.registry import METHODS
+
+    merging = set()
+    for method in METHODS:
+        model = apply_peft(tiny_token_classifier(), method, verbose=False)
+        if any(hasattr(layer, "merge") for layer in _layers(model)):
+            merging.add(method)
+    assert merging == {config.method for config in MERGEABLE.values()}
