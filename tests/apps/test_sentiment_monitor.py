@@ -64,11 +64,21 @@ def rows(path):
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def test_counts_alert_and_outputs(tmp_path):
-    records = write_stream(tmp_path / "s.jsonl")
-    summary = run(tmp_path / "out", tmp_path / "s.jsonl")
+@pytest.fixture(scope="module")
+def stream(tmp_path_factory):
+    """The stream of `write_stream` and one whole run over it (shared: the
+    restart tests compare their split runs with this one)."""
+    folder = tmp_path_factory.mktemp("stream")
+    source = folder / "s.jsonl"
+    records = write_stream(source)
+    summary = run(folder / "whole", source)
+    return source, records, folder / "whole", summary
+
+
+def test_counts_alert_and_outputs(stream):
+    _, records, out, summary = stream
     assert summary["records"] == len(records) and summary["late_records"] == 0
-    windows = rows(tmp_path / "out" / "windows.jsonl")
+    windows = rows(out / "windows.jsonl")
     expected = collections.Counter(
         (int(r["time"] // WINDOW), r["topic"], r["text"].split()[0])
         for r in records)
@@ -77,7 +87,7 @@ def test_counts_alert_and_outputs(tmp_path):
         for label, n in row["counts"].items():
             got[(row["window"], row["topic"], label)] = n
     assert got == expected and len(windows) == 80
-    alerts = rows(tmp_path / "out" / "alerts.jsonl")
+    alerts = rows(out / "alerts.jsonl")
     assert [(a["topic"], a["window_start"]) for a in alerts] == [
         ("a", "1970-01-01T00:30:00Z")]
     alert = alerts[0]
@@ -87,15 +97,14 @@ def test_counts_alert_and_outputs(tmp_path):
     from scipy import stats
     assert alert["p_value"] == pytest.approx(stats.binom.sf(
         alert["negative"] - 1, 35, alert["baseline_share"]))
-    out = tmp_path / "out"
     assert (out / "trend_a.png").stat().st_size > 1000
     assert (out / "trend_b.png").is_file()
     assert list((out / "tensorboard").glob("events.out.tfevents.*"))
 
 
-def test_restart_after_a_crash_resumes_without_double_counting(tmp_path):
-    write_stream(tmp_path / "s.jsonl")
-    run(tmp_path / "whole", tmp_path / "s.jsonl")
+def test_restart_after_a_crash_resumes_without_double_counting(stream,
+                                                              tmp_path):
+    source, _, whole, _ = stream
     calls = []
 
     def crashing(texts):
@@ -105,11 +114,10 @@ def test_restart_after_a_crash_resumes_without_double_counting(tmp_path):
         return classify(texts)
 
     with pytest.raises(RuntimeError, match="killed"):
-        run(tmp_path / "split", tmp_path / "s.jsonl", crashing)
+        run(tmp_path / "split", source, crashing)
     saved = checkpoint.load_state(tmp_path / "split" / "state.json")
     assert saved["counters"]["records"] == 19 * 32  # 19 batches done
-    summary = run(tmp_path / "split", tmp_path / "s.jsonl")
-    whole = tmp_path / "whole"
+    summary = run(tmp_path / "split", source)
     split = tmp_path / "split"
     for name in ("windows.jsonl", "alerts.jsonl"):
         assert (split / name).read_text() == (whole / name).read_text()
@@ -118,9 +126,8 @@ def test_restart_after_a_crash_resumes_without_double_counting(tmp_path):
 
 
 def test_outputs_written_after_the_last_checkpoint_are_dropped(
-        tmp_path, monkeypatch):
-    write_stream(tmp_path / "s.jsonl")
-    run(tmp_path / "whole", tmp_path / "s.jsonl")
+        stream, tmp_path, monkeypatch):
+    source, _, whole, _ = stream
     real_save = checkpoint.save_state
     saves = []
 
@@ -132,32 +139,32 @@ def test_outputs_written_after_the_last_checkpoint_are_dropped(
 
     monkeypatch.setattr(checkpoint, "save_state", dying_save)
     with pytest.raises(KeyboardInterrupt):
-        run(tmp_path / "split", tmp_path / "s.jsonl")
+        run(tmp_path / "split", source)
     monkeypatch.setattr(checkpoint, "save_state", real_save)
     half = (tmp_path / "split" / "windows.jsonl").read_text()
-    run(tmp_path / "split", tmp_path / "s.jsonl")
-    full = (tmp_path / "whole" / "windows.jsonl").read_text()
+    run(tmp_path / "split", source)
+    full = (whole / "windows.jsonl").read_text()
     assert (tmp_path / "split" / "windows.jsonl").read_text() == full
     assert full.startswith(half) and len(half) < len(full)
 
 
-def test_max_records_stops_and_resumes_at_the_right_record(tmp_path):
-    records = write_stream(tmp_path / "s.jsonl")
-    run(tmp_path / "whole", tmp_path / "s.jsonl")
-    first = run(tmp_path / "split", tmp_path / "s.jsonl", max_records=1000)
+def test_max_records_stops_and_resumes_at_the_right_record(stream,
+                                                          tmp_path):
+    source, records, whole, _ = stream
+    first = run(tmp_path / "split", source, max_records=1000)
     assert first["stopped_early"] and first["records"] == 1000
     assert first["resumed_after_records"] is None
     positions = checkpoint.load_state(
         tmp_path / "split" / "state.json")["positions"]
-    assert positions[str(tmp_path / "s.jsonl")]["line"] == 1000
-    second = run(tmp_path / "split", tmp_path / "s.jsonl")
+    assert positions[str(source)]["line"] == 1000
+    second = run(tmp_path / "split", source)
     assert second["records"] == len(records)
     assert second["resumed_after_records"] == 1000
     assert json.loads((tmp_path / "split" / "summary.json").read_text())[
         "resumed_after_records"] == 1000
     for name in ("windows.jsonl", "alerts.jsonl"):
         assert (tmp_path / "split" / name).read_text() == (
-            tmp_path / "whole" / name).read_text()
+            whole / name).read_text()
 
 
 def test_bad_and_late_records_are_logged_not_dropped(tmp_path, capsys):

@@ -2,6 +2,7 @@
 and the signature as `saved_model_cli` shows it (outside case BR-07)."""
 
 import pathlib
+import shutil
 import subprocess
 import sys
 
@@ -21,6 +22,13 @@ from tiny import tiny_token_classifier
 def ner_version(tmp_path_factory):
     base = tmp_path_factory.mktemp("saved_models") / "ner"
     return export_raw_text(tiny_token_classifier(), base, "ner")
+
+
+@pytest.fixture(scope="module")
+def sentiment_version(tmp_path_factory):
+    """Version 1 of a raw-text classifier export (one export, shared)."""
+    base = tmp_path_factory.mktemp("saved_models") / "sentiment"
+    return export_raw_text(tiny_text_classifier(), base, "sentiment")
 
 
 def test_warmup_file_parses_as_prediction_log(ner_version):
@@ -59,9 +67,11 @@ def test_models_config_is_a_model_server_config(ner_version):
         "ner", "/models/ner", "tensorflow")
 
 
-def test_interrupted_export_leaves_no_version(tmp_path, monkeypatch):
-    base = tmp_path / "sentiment"
-    export_raw_text(tiny_text_classifier(), base, "sentiment")  # version 1
+def test_interrupted_export_leaves_no_version(sentiment_version, tmp_path,
+                                             monkeypatch):
+    base = tmp_path / "sentiment"  # a copy of the complete version 1
+    shutil.copytree(sentiment_version.parent, base)
+    assert sorted(p.name for p in base.iterdir()) == ["1", "models.config"]
 
     def crash(folder, model_name, **kwargs):
         assert (pathlib.Path(folder) / "saved_model.pb").is_file()
@@ -76,9 +86,8 @@ def test_interrupted_export_leaves_no_version(tmp_path, monkeypatch):
     assert (base / "1" / WARMUP_FILE).is_file()
 
 
-def test_saved_model_cli_lists_the_string_signature(tmp_path):
-    path = export_raw_text(tiny_text_classifier(), tmp_path / "sentiment",
-                           "sentiment")
+def test_saved_model_cli_lists_the_string_signature(sentiment_version):
+    path = sentiment_version
     cli = pathlib.Path(sys.executable).parent / "saved_model_cli"
     result = subprocess.run(
         [str(cli), "show", "--dir", str(path), "--tag_set", "serve",

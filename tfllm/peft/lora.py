@@ -21,6 +21,7 @@ from typing import Sequence
 from typing import Union
 
 import keras
+import numpy as np
 from keras import ops
 
 from tfllm.peft import base
@@ -218,6 +219,49 @@ class LoraLayer(base.WrapperLayer):
             kernel.assign(kernel - ops.cast(self.delta_weight(),
                                             kernel.dtype))
             self.merged = False
+
+    # Key of the merged flag among the layer's saved variables ("0", "1",
+    # ...). It is written only for a merged layer, so the files of
+    # unmerged models are the same as before the flag existed.
+    MERGED_KEY = "merged"
+
+    def save_own_variables(self, store):
+        """Saves the factors and, when merged, the flag `merged` = 1.
+
+        The merged state lives with the weights because it describes them:
+        the base kernel saved beside the factors then holds `W + ΔW`.
+        Without the flag a merged `model.keras` (or `.weights.h5`) reloads
+        as unmerged and adds `ΔW` a second time.
+        """
+        super().save_own_variables(store)
+        if self.merged:
+            store[self.MERGED_KEY] = np.ones((), "int8")
+
+    def load_own_variables(self, store):
+        """Loads the factors and sets `merged` from the saved flag.
+
+        A file without the flag (unmerged, or written before the flag
+        existed) leaves the layer unmerged. The flag is read when a
+        function is traced: after `model.load_weights` of a file with
+        another merged state into a model that has already run, call
+        `tfllm.peft.base.reset_compiled_functions(model)` (a freshly
+        loaded model needs nothing).
+
+        Raises:
+            ValueError: the file holds another number of variables than
+                the layer (the message names the layer and both counts).
+        """
+        variables = self._trainable_variables + self._non_trainable_variables
+        keys = [k for k in store.keys() if k != self.MERGED_KEY]
+        if len(keys) != len(variables):
+            raise ValueError(
+                f"Layer '{self.name}' ({type(self).__name__}) has "
+                f"{len(variables)} variables, the file lists {len(keys)} "
+                f"for it")
+        for i, variable in enumerate(variables):
+            variable.assign(store[f"{i}"])
+        self.merged = (self.MERGED_KEY in store.keys()
+                       and bool(np.asarray(store[self.MERGED_KEY])))
 
     def wrapper_config(self):
         return {

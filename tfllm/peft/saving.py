@@ -209,7 +209,12 @@ def load_adapter(model, folder, strict=True, verbose=True):
 
 
 def merge(model):
-    """Folds every LoRA/AdaLoRA update into its base kernel (in place)."""
+    """Folds every LoRA/AdaLoRA update into its base kernel (in place).
+
+    Each layer saves its merged state with its weights, so `model.save`
+    (`.keras`) or `save_weights` of a merged model reloads merged, with the
+    update applied once; `unmerge` works after the reload too.
+    """
     for layer in _mergeable(_state(model)):
         layer.merge()
     base.reset_compiled_functions(model)
