@@ -186,3 +186,27 @@ def test_distill_cli_ner(tiny_preset, conll_dir, tmp_path):
     assert isinstance(model, TokenClassifier)
     assert len(model.backbone.transformer_layers) == 1
     assert len(data["validation"]) == 1 and len(data["train"]) == 16
+
+
+def test_distill_refuses_a_crf_teacher_with_one_line(tiny_preset, conll_dir,
+                                                     tmp_path, capsys):
+    """A CRF teacher (train ner's default head) has no per-token softmax to
+    match: the command ends with one `error:` line, before any training."""
+    from tfllm.cli import distill
+    from tfllm.cli import train_ner
+    from tfllm.cli.args import run_cli
+
+    teacher_dir = train_ner.main([
+        "--backbone", str(tiny_preset), "--data-dir", str(conll_dir),
+        "--epochs", "1", "--batch-size", "4", "--max-length", "8",
+        "--max-train-examples", "4", "--output-dir", str(tmp_path / "runs"),
+        "--run-name", "crf-teacher", "--no-export"])
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(lambda: distill.main([
+            "--teacher-run", str(teacher_dir), "--epochs", "1",
+            "--output-dir", str(tmp_path / "runs"), "--run-name", "s"]))
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith("error: --teacher-run ")
+    assert "--head softmax" in error
+    assert not (tmp_path / "runs" / "s").exists()
