@@ -245,3 +245,24 @@ def test_save_config_leaves_out_run_name(tmp_path):
 
     text = save_config(tmp_path / "c.yaml", Run()).read_text()
     assert "run_name" not in text and "epochs: 3" in text
+
+
+def test_a_task_training_subclass_reads_the_training_section(tmp_path):
+    """`tfllm train ner` parses `NerTrainingConfig` (head learning rate 1e-3
+    by default): a file's `training:` section, as the configuration guide
+    writes it, must reach it (a new user's run failed with "unknown setting
+    'training'")."""
+    from tfllm.cli.args import parse_dataclasses
+    from tfllm.peft.options import PeftArgs
+    from tfllm.runs.ner import NerConfig
+    from tfllm.runs.ner import NerTrainingConfig
+
+    path = tmp_path / "ner.yaml"
+    path.write_text("backbone: minilm\ntraining:\n  epochs: 2\n"
+                    "  learning_rate: 3e-5\n")
+    config, training, _ = parse_dataclasses(
+        [NerConfig, NerTrainingConfig, PeftArgs], ["--config", str(path)])
+    assert config.backbone == "minilm"
+    assert training.epochs == 2
+    assert training.learning_rate == 3e-5
+    assert training.head_learning_rate == 1e-3  # the NER default survives

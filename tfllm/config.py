@@ -197,7 +197,10 @@ def load_config_file(path):
             f"YAML (.yaml, .yml) or TOML (.toml)", path)
     text = path.read_text(encoding="utf-8")
     if suffix in TOML_SUFFIXES:
-        import tomllib
+        try:
+            import tomllib
+        except ImportError:  # Python 3.10: the same parser as a package
+            import tomli as tomllib
 
         try:
             values = tomllib.loads(text)
@@ -234,12 +237,21 @@ def load_config_file(path):
 def section_names(cls):
     """The section names a config file may use for dataclass `cls`.
 
-    `TrainingConfig` -> `("training", "training_config")`.
+    `TrainingConfig` -> `("training", "training_config")`. A subclass
+    also answers to its dataclass bases' names, so a task's own training
+    defaults (`NerTrainingConfig`: `ner_training`) still read a
+    `training:` section.
     """
-    snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_",
-                   cls.__name__).lower()
-    short = re.sub(r"_(config|args|arguments|options|settings)$", "", snake)
-    return tuple(dict.fromkeys([short, snake]))
+    names = []
+    for klass in cls.__mro__:
+        if not dataclasses.is_dataclass(klass):
+            continue
+        snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])",
+                       "_", klass.__name__).lower()
+        short = re.sub(r"_(config|args|arguments|options|settings)$", "",
+                       snake)
+        names += [short, snake]
+    return tuple(dict.fromkeys(names))
 
 
 def _resolve_hints(cls):

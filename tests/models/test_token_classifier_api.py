@@ -94,3 +94,32 @@ def test_export_refuses_unknown_formats_and_uncalibrated_int8(tmp_path):
     with pytest.raises(ValueError, match=r"\['int8'\] need calibration_data"):
         model.export(tmp_path / "x", format="litert", flavours=["int8"])
     assert not (tmp_path / "x").exists()
+
+
+def test_fit_run_dir_is_loadable_and_a_finished_run_is_not_retrained(
+        tmp_path, capsys):
+    """A new user's notebook: `fit(run_dir=...)` then `load(run_dir)` failed
+    (no model.keras), and re-running the fit cell on a new model silently
+    took the finished run's weights and trained nothing."""
+    import numpy as np
+
+    from tfllm.models.token_classifier import TokenClassifier
+
+    sentences = [(SENTENCE_A, TAGS_A), (SENTENCE_B, TAGS_B)]
+    run_dir = tmp_path / "notebook"
+    model = tiny_token_classifier(sequence_length=8)
+    model.fit(sentences, epochs=1, batch_size=2, run_dir=run_dir,
+              learning_rate=1e-3)
+    loaded = TokenClassifier.load(run_dir)
+    assert loaded.predict([SENTENCE_A, SENTENCE_B]) == \
+        model.predict([SENTENCE_A, SENTENCE_B])
+    for a, b in zip(loaded.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+    again = tiny_token_classifier(sequence_length=8)
+    capsys.readouterr()
+    history = again.fit(sentences, epochs=1, batch_size=2, run_dir=run_dir,
+                        learning_rate=1e-3)
+    assert "already holds a finished run (2 of 2 optimizer updates)" in \
+        capsys.readouterr().err
+    assert len(history) == 0  # no epoch ran

@@ -352,9 +352,10 @@ class TextClassifierMethods:
             epochs, batch_size: override `training_config`'s.
             callbacks: list of Keras callbacks added to tfllm's own.
             run_dir: str or path or None. Checkpoints, `metrics.jsonl`,
-                `best.weights.h5`, TensorBoard logs; a folder holding a
-                checkpoint is resumed. None: a temporary folder, removed
-                afterwards.
+                `best.weights.h5`, TensorBoard logs, and `model.keras` at
+                the end (what `load(run_dir)` reads); a folder holding a
+                checkpoint is resumed (a finished one trains nothing, with
+                a warning). None: a temporary folder, removed afterwards.
             training_config: `tfllm.TrainingConfig` or None (its
                 defaults).
             class_weight: None/`"none"` or `"balanced"` (single-label:
@@ -494,6 +495,8 @@ class TextClassifierMethods:
                 shutil.rmtree(folder, ignore_errors=True)
         if model is not self:  # resumed from a checkpoint: a new object
             self.set_weights(model.get_weights())
+        if not temporary:  # a run folder that `load` reads back
+            self.save(folder / "model.keras")
         self._tfllm_fit_texts = (
             [e.text for e in train_examples], [e.text for e in validation])
         return _history(records, encoded, None if temporary else folder)

@@ -286,9 +286,11 @@ class TokenClassifierAPI:
             epochs, batch_size: int or None. Override `training_config`
                 (batch size in windows).
             run_dir: str, path or None. Run folder (`metrics.jsonl`,
-                `best.weights.h5`, `checkpoint/`, TensorBoard logs); a run
-                folder holding a checkpoint is resumed. None: a temporary
-                folder, removed at the end.
+                `best.weights.h5`, `checkpoint/`, TensorBoard logs, and
+                `model.keras` at the end, which `load(run_dir)` reads); a
+                run folder holding a checkpoint is resumed (a finished one
+                trains nothing, with a warning). None: a temporary folder,
+                removed at the end.
             training_config: `TrainingConfig` or None
                 (`tfllm.runs.ner.NerTrainingConfig()`: head learning rate
                 1e-3, 5 epochs, batch 32, learning rate 1e-4, seed 42).
@@ -384,6 +386,8 @@ class TokenClassifierAPI:
                 monitor_mode=mode)
             if trained is not self:  # resumed: a model from the checkpoint
                 self.set_weights(trained.get_weights())
+            if not temporary:  # a run folder that `load` reads back
+                self.save(pathlib.Path(run_dir) / "model.keras")
         finally:
             if temporary:
                 shutil.rmtree(run_dir, ignore_errors=True)

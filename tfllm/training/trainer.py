@@ -158,8 +158,10 @@ def warn_if_short(total_updates, steps, config):
         "(warmup_ratio %g) and the learning rate then decays to 0, so the "
         "model may learn little (a validation F1 of 0.0 is common). "
         "Fine-tuning usually needs a few hundred updates: train more epochs "
-        "or on more examples (--epochs, --max-train-examples), use a "
-        "smaller --batch-size, or a smaller --warmup-ratio.",
+        "or on more examples (--epochs, --max-train-examples; in Python "
+        "epochs= and more data), use a smaller batch size (--batch-size, "
+        "batch_size=) or a smaller warmup ratio (--warmup-ratio, "
+        "warmup_ratio=).",
         total_updates, steps, config.epochs,
         config.batch_size * accumulation, warmup, config.warmup_ratio)
     return True
@@ -248,6 +250,13 @@ def train(model, encoded, config, run_dir, evaluate_fn, monitor, loss,
     if resumed is not None:
         model = resumed
         print(f"resuming {run_dir} at step {global_step}")
+        if global_step >= total_updates:
+            logger.warning(
+                "%s already holds a finished run (%d of %d optimizer "
+                "updates): nothing is left to train, and the model now has "
+                "that run's weights. To train again, give another run folder "
+                "(run_dir= in Python, --run-name on the command line).",
+                run_dir, global_step, total_updates)
         _extend_schedule(model.optimizer, total_updates)
     else:
         multipliers = None
