@@ -22,6 +22,7 @@ _PUBLIC = {
     "load_config": "tfllm.config:load_config",
     "save_config": "tfllm.config:save_config",
     "set_verbosity": "tfllm.utils.logging:set_verbosity",
+    "quiet_native_logs": "tfllm.utils.logging:quiet_native_logs",
     "load_classification_dataset":
         "tfllm.runs.classification:load_classification_dataset",
     "load_ner_dataset": "tfllm.runs.ner:load_ner_dataset",
