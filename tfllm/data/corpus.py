@@ -278,7 +278,7 @@ def pack_causal_lm_blocks(document_ids, sequence_length, end_id):
     stream is preceded by one `end_id` so the first token is a target too.
     Block `i` covers stream positions `[i*L, i*L + L]` (`L` =
     `sequence_length`): inputs are its first `L` tokens, targets its last
-    `L`, i.e. the labels are shifted exactly once (outside case A-2) and
+    `L`, i.e. the labels are shifted exactly once and
     consecutive blocks share one token, so every stream token after the
     first is a target exactly once. The last block may be shorter.
 
@@ -310,7 +310,7 @@ def causal_lm_pairs(token_ids, sequence_length):
     Returns:
         `(inputs, targets)` lists of int32 arrays: for `[5, 6, 7, 8]` and
         any `sequence_length >= 3`, inputs `[[5, 6, 7]]` and targets
-        `[[6, 7, 8]]`, the pairs (5->6), (6->7), (7->8) (outside case A-2).
+        `[[6, 7, 8]]`, the pairs (5->6), (6->7), (7->8).
     """
     token_ids = np.asarray(token_ids, np.int32)
     inputs, targets = [], []

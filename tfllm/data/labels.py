@@ -1,7 +1,7 @@
 """Class label lists, label ids, unknown labels and class weights.
 
 The label list is sorted, so it never depends on file order or on Python's
-string hash seed (outside case BR-06); it is saved with every model.
+string hash seed; it is saved with every model.
 """
 
 import numpy as np

@@ -52,7 +52,7 @@ def iob1_to_iob2(tags):
 def build_label_list(tag_sequences):
     """Builds the ordered id-to-label list from the training tags.
 
-    The order is fixed and independent of hashing (outside case BR-06): `O`
+    The order is fixed and independent of hashing: `O`
     first, then entity types in sorted order, each as `B-X`, `I-X`. For every
     type seen, both `B-X` and `I-X` are included, so a model can predict the
     continuation of any entity even if the training split never shows it.
@@ -78,8 +78,8 @@ def build_label_list(tag_sequences):
 def inside_label_ids(id2label):
     """Maps each label id to the id used on a word's continuation sub-tokens.
 
-    `B-X` maps to `I-X`, every other label to itself (outside case BR-01: a
-    continuation piece is never `B-X`).
+    `B-X` maps to `I-X`, every other label to itself (a continuation piece
+    is never `B-X`).
 
     Args:
         id2label: list of str.

@@ -1,8 +1,8 @@
 """Entity-level and token-level scores for token classification.
 
 Entity-level scores come from seqeval (Nakayama 2018). Two modes exist and
-give different numbers for the same predictions (outside case BR-02), so every
-report names its mode:
+give different numbers for the same predictions, so every report names its
+mode:
 
 - `strict` (the default here): IOB2 as specified; an entity must start with
   `B-X` and continue with `I-X`. A stray `I-X` is no entity.

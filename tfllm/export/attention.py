@@ -6,8 +6,8 @@ in `layers.Softmax`). In float that is exact. In a full-integer TFLite model
 every tensor gets one int8 scale calibrated on its observed range: the
 masked score tensor's range then spans ~1e38, its scale is ~1e36 per step,
 and every real score rounds to the same int8 value, so attention becomes
-uniform over the real tokens. That is the accuracy collapse of outside case
-BR-09 (tensorflow/tensorflow#44306: quantized BERT classifiers at chance)
+uniform over the real tokens: the accuracy collapses
+(tensorflow/tensorflow#44306: quantized BERT classifiers at chance)
 whenever sequences are padded to a fixed length.
 
 `bounded_attention_masks(model)` swaps, while a model is traced for

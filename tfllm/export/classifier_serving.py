@@ -2,8 +2,8 @@
 
 The `serving_default` signature takes a batch of raw texts (`tf.string`,
 `[batch]`, input name `text`; pair models also take `text_pair`),
-tokenizes, truncates and packs in-graph (tensorflow-text ops), and returns
-(outside case BR-07):
+tokenizes, truncates and packs in-graph (tensorflow-text ops), so clients
+send plain strings and tokenization cannot drift from training, and returns:
 
 - `label`: string `[batch]`, the most probable label;
 - `probability`: float32 `[batch]`, its probability;

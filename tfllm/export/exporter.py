@@ -3,11 +3,11 @@
 `export_model` writes, from a `TokenClassifier` or `TextClassifier`:
 
 - a raw-text SavedModel version for TF Serving (`saved_models/<name>/<n>/`,
-  `serving_default` on `tf.string` text, outside case BR-07) with warm-up
+  `serving_default` on `tf.string` text, tokenized in the graph) with warm-up
   requests in `assets.extra/`, and `models.config` beside the versions;
 - a LiteRT bundle (`tfllm.export.litert_bundle`): float32, float16,
   dynamic-range int8 and full-integer int8 `.tflite` files on token ids,
-  each checked against the Keras model (outside case BR-09);
+  each checked against the Keras model, a collapsed conversion refused;
 - optionally a raw-text SavedModel of Keras' own `quantize("int8")` model.
 
 Every folder is written aside and renamed when complete.

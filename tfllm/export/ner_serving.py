@@ -6,7 +6,7 @@ The `serving_default` signature takes a batch of sentences (`tf.string`,
 Chinese; `tfllm.preprocessing.word_splitter`), tokenizes in-graph
 (tensorflow-text ops), runs the model over sub-token windows (so any
 length works) and returns dense tensors, since TF Serving cannot return
-ragged ones (outside case BR-07). Label names and the
+ragged ones. Label names and the
 vocabulary are written to `assets/` as `labels.txt` and `vocab.txt`, the
 word splitter to `assets/word_splitter.txt`. A model with lexicon features
 computes its lexicon classes in the graph too (the lexicon's hash table is

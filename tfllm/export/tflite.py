@@ -31,7 +31,7 @@ https://ai.google.dev/edge/litert/models/post_training_quantization):
   between a dequantize and a quantize; every other op is integer
   (`float_ops` in the conversion report lists the exceptions).
 
-Outside case BR-09: the representative dataset yields int32 arrays (float32
+Collapse checks: the representative dataset yields int32 arrays (float32
 ids make the converter fail with "Cannot set tensor: Got value of type
 FLOAT32 but expected type INT32"), and every converted model is compared
 with the Keras model on a probe set; `CollapsedModelError` is raised (the
@@ -58,7 +58,7 @@ MIN_AGREEMENT = 0.95
 
 
 class CollapsedModelError(ValueError):
-    """A converted model disagrees with the Keras model (outside case BR-09).
+    """A converted model disagrees with the Keras model (a collapsed model).
 
     Attributes:
         report: dict, the refused conversion's report (see
@@ -130,7 +130,7 @@ def write_token_id_saved_model(model, path, sequence_length=None,
 
 
 def representative_dataset(features, num_samples=100, sequence_length=None):
-    """A calibration generator over encoded training inputs (BR-09).
+    """A calibration generator over encoded training inputs (int32 ids).
 
     Args:
         features: dict name -> `tf.RaggedTensor`, list of int sequences or
@@ -296,7 +296,7 @@ def pad_inputs(inputs, sequence_length):
 
 
 def agreement_report(model, lite_model, probe, sequence_length=None):
-    """Argmax agreement and max |delta logit| of a converted model (BR-09).
+    """Argmax agreement and max |delta logit| of a converted model.
 
     The probe rows run one at a time (batch 1), as on a device. For token
     models only real tokens (`padding_mask` 1) are compared.
@@ -354,7 +354,7 @@ def agreement_report(model, lite_model, probe, sequence_length=None):
 def convert_checked(model, flavour, calibration=None, probe=(),
                     sequence_length=None, min_agreement=MIN_AGREEMENT,
                     bounded_masks=None):
-    """Converts a task model and refuses a collapsed result (BR-09).
+    """Converts a task model and refuses a collapsed result.
 
     Args:
         model: Keras task model.
@@ -411,7 +411,7 @@ def convert_checked(model, flavour, calibration=None, probe=(),
 
 
 def check_agreement(report, min_agreement=MIN_AGREEMENT):
-    """Refuses a conversion whose probe agreement is too low (BR-09).
+    """Refuses a conversion whose probe agreement is too low.
 
     Both the argmax agreement over all compared positions and, for token
     models, `tagged_agreement` (the tokens the Keras model tags other than

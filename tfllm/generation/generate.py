@@ -6,7 +6,7 @@ Prompts of different lengths share one batch by **right padding in place**
 prompt's end, and while a row is still inside its prompt its own token is
 kept instead of the sampled one. Each token thus sits at its true position
 and attends only to real tokens of its own row, so a row's continuation
-does not depend on the other prompts of the batch (outside case BR-15).
+does not depend on the other prompts of the batch.
 Left padding would shift the position ids by the pad count unless they are
 rebuilt from the mask (keras-team/keras-hub#571). Where prompts end is read
 from their lengths, never from a pad id, so a pad id equal to the end id

@@ -27,7 +27,7 @@ def load_token_classifier(path, id2label=None):
         path: str or path. A `.keras` file, or a run folder with
             `model.keras`.
         id2label: list of str or None. If given, must equal the saved label
-            list exactly (outside case BR-06: labels are never re-mapped).
+            list exactly (labels are never re-mapped).
 
     Returns:
         `TokenClassifier`.

@@ -16,7 +16,8 @@ class CausalLM(SharedTrainStep, keras_hub.models.GPT2CausalLM):
     `generate` and `score` are KerasHub's) with tfllm's training step
     (`tfllm.training.steps.train_step`). The model does not shift labels:
     the input pipeline gives inputs and targets already shifted once
-    (`tfllm.data.corpus.pack_causal_lm_blocks`, outside case A-2).
+    (`tfllm.data.corpus.pack_causal_lm_blocks`), so they are shifted
+    exactly once.
 
     Args:
         backbone: `keras_hub.models.GPT2Backbone`.

@@ -59,12 +59,13 @@ class Task(SharedTrainStep, BackboneModelConfig, keras.Model):
 
     The step is `tfllm.training.steps.train_step`, Keras' own TensorFlow
     recipe (tape, `compute_loss`, `optimizer.scale_loss`, `apply`), so
-    `tf.distribute`, XLA and mixed precision loss scaling (outside case
-    BR-11) stay with Keras. Use Keras loss objects. `tfllm.training.train`
+    `tf.distribute`, XLA and mixed precision loss scaling stay with
+    Keras. Use Keras loss objects. `tfllm.training.train`
     normalises the sample weights per optimizer update and needs
     `reduction="sum"`: the loss is then the mean over every labelled token
-    (or example) of the update, across replicas (outside case BR-12) and
-    accumulated micro-batches; padding has weight 0 (outside case A-3).
+    (or example) of the update, across replicas and accumulated
+    micro-batches; padding has weight 0, so it never contributes to the
+    loss.
     """
 
     def get_config(self):
@@ -83,7 +84,7 @@ def load_task_model(path, task_class, id2label=None):
             `model.keras`.
         task_class: the expected class (`TokenClassifier`, ...).
         id2label: list of str or None. If given, must equal the saved label
-            list exactly (outside case BR-06: labels are never re-mapped).
+            list exactly (labels are never re-mapped).
 
     Returns:
         The model, an instance of `task_class`.

@@ -37,7 +37,7 @@ class TextClassifier(TextClassifierMethods, Task):
             `[batch_size, sequence_length, hidden_dim]` (and
             `pooled_output` `[batch_size, hidden_dim]` for `"pooled"`).
         id2label: list of str. Label names in id order; saved with the model
-            and the export (outside case BR-06).
+            and the export (never re-mapped on load).
         preprocessor: `TextClassificationPreprocessor` or None. Kept with the
             model so that tokenizer, vocabulary and length travel with it.
         pooling: str. `"mean"` (default) or `"pooled"`.

@@ -227,7 +227,14 @@ def _history(records, encoded, run_dir):
 
 
 class TextClassifierMethods:
-    """`from_pretrained`, `fit`, `evaluate`, `predict`, `export`, `load`."""
+    """The high-level methods of `TextClassifier`, which inherits them.
+
+    `from_pretrained`, `fit`, `evaluate`, `predict`, `export` and `load`.
+    On Python data (texts and labels, `(text, label)` pairs,
+    `TextExample`s or a file path), `fit`, `evaluate` and `predict` run
+    tfllm's training loop and reports; on tensors, arrays or a
+    `tf.data.Dataset` they are Keras' own methods.
+    """
 
     @classmethod
     def from_pretrained(cls, backbone="minilm", labels=None, *,
@@ -349,7 +356,8 @@ class TextClassifierMethods:
             validation_data: `(texts, labels)`, pairs, examples or a file
                 scored every epoch; None carves a stratified 10% of `x`
                 (seeded by `seed`).
-            epochs, batch_size: override `training_config`'s.
+            epochs: int or None. Overrides `training_config`'s.
+            batch_size: int or None. Overrides `training_config`'s.
             callbacks: list of Keras callbacks added to tfllm's own.
             run_dir: str or path or None. Checkpoints, `metrics.jsonl`,
                 `best.weights.h5`, TensorBoard logs, and `model.keras` at
@@ -510,7 +518,9 @@ class TextClassifierMethods:
         given anything else, it is `keras.Model.evaluate`.
 
         Args:
-            x, y, dataset: see `fit`.
+            x: see `fit`.
+            y: see `fit`.
+            dataset: see `fit`.
             batch_size: int or None (64).
             return_predictions: bool. Also return `probabilities` (float32
                 `[n, num_labels]`), `predicted` and `gold` label names.

@@ -50,8 +50,8 @@ class TokenClassifier(TokenClassifierAPI, Task):
 
     The training step is `tfllm.models.task.Task.train_step`, Keras' own
     recipe shared by every task. The loss object should use
-    a 0/1 sample weight, so padding and unlabelled sub-tokens cost nothing
-    (outside case A-3): `reduction="sum"` under `tfllm.training.train`,
+    a 0/1 sample weight, so padding and unlabelled sub-tokens never
+    contribute to the loss: `reduction="sum"` under `tfllm.training.train`,
     which normalises the weights, or `"mean_with_sample_weight"` alone.
     The softmax head takes a sparse cross-entropy from logits, the CRF head
     a `CRFLoss` (`training_loss` gives the right one).
@@ -60,7 +60,7 @@ class TokenClassifier(TokenClassifierAPI, Task):
         backbone: `keras_hub.models.Backbone` with a `sequence_output`
             (`[batch_size, sequence_length, hidden_dim]`).
         id2label: list of str. Label names in id order; saved with the model
-            (outside case BR-06).
+            (never re-mapped on load).
         preprocessor: `TokenClassificationPreprocessor` or None. Kept with
             the model so that the tokenizer, its vocabulary and the window
             length travel with every save.

@@ -195,7 +195,17 @@ def _training_config(training_config, overrides):
 
 
 class TokenClassifierAPI:
-    """Mixin of `TokenClassifier`'s high-level methods (see the module)."""
+    """The high-level methods of `TokenClassifier`, which inherits them.
+
+    `from_pretrained`, `fit`, `evaluate`, `predict`, `export` and `load`.
+    On sentences (Python lists or data files), `fit`, `evaluate` and
+    `predict` run tfllm's training loop and NER scoring; on `tf.data`
+    datasets, tensors and arrays they are Keras' own methods.
+
+        model = tfllm.TokenClassifier.from_pretrained("minilm", labels)
+        model.fit(data.train, validation_data=data.validation, epochs=3)
+        model.predict("EU rejects German call .")
+    """
 
     @classmethod
     def from_pretrained(cls, backbone="minilm", labels=None, *, head="crf",
@@ -283,8 +293,9 @@ class TokenClassifierAPI:
             validation_data: sentences in the same forms (word lists with
                 tags as a `(words_lists, tags_lists)` tuple), scored after
                 every epoch; None: no validation, the last epoch is kept.
-            epochs, batch_size: int or None. Override `training_config`
-                (batch size in windows).
+            epochs: int or None. Overrides `training_config`'s.
+            batch_size: int or None. Overrides `training_config`'s (in
+                windows).
             run_dir: str, path or None. Run folder (`metrics.jsonl`,
                 `best.weights.h5`, `checkpoint/`, TensorBoard logs, and
                 `model.keras` at the end, which `load(run_dir)` reads); a

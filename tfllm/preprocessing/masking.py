@@ -10,8 +10,8 @@ Here the mask of a batch is a stateless function of `(seed, index)`, with
 epoch to epoch, is the same for the same seed, and is the same again when a
 resumed run skips the stream to the same step.
 
-Padding and special tokens are never selected, whatever their ids (outside
-case A-1): a position is a candidate only if `padding_mask` is 1 there and
+Padding and special tokens are never selected, whatever their ids: a
+position is a candidate only if `padding_mask` is 1 there and
 its id is not one of `special_token_ids` (which should include the pad id).
 """
 

@@ -2,7 +2,7 @@
 
 The same layer prepares training data and runs inside the exported serving
 graph, so clients send plain strings and tokenization cannot drift between
-training and serving (outside case BR-07). With `word_splitter="cjk_chars"`
+training and serving. With `word_splitter="cjk_chars"`
 each text is first split as the Chinese NER export splits it (one word per
 CJK character, letter and digit runs kept whole;
 `tfllm.preprocessing.word_splitter`) and re-joined with single spaces, in

@@ -8,9 +8,10 @@ Alignment (Devlin et al. 2019, Sec. 5.3; Hugging Face `run_ner`): each word
 is split into sub-tokens by the backbone's own tokenizer; the first sub-token
 of a word carries the word's label and the prediction for the word, the
 other sub-tokens are left out of the loss (or, with `label_all_tokens`, get
-the word's label with `B-X` turned into `I-X`: outside case BR-01).
+the word's label with `B-X` turned into `I-X`, so a continuation sub-token
+is never `B-X`).
 
-Long sentences (outside case BR-04): a sentence with more than
+Long sentences: a sentence with more than
 `sequence_length - 2` sub-tokens is cut into overlapping windows of
 `sequence_length - 2` sub-tokens (plus `[CLS]` and `[SEP]`), the stride
 being `sequence_length - 2 - window_overlap`. Every sub-token is *owned* by

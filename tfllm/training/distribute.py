@@ -10,7 +10,8 @@
   with more than one GPU, else `one_device`.
 
 The batch size given to tfllm is the global batch size; Keras splits it over
-replicas, and loss objects scale by the replica count (outside case BR-12).
+replicas, and loss objects scale by the replica count, so the update is the
+one a single device would make with the whole batch.
 """
 
 import json

@@ -10,8 +10,8 @@ class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
     Defined on the 1-indexed update number `u = step + 1`, where `step` is
     Keras' `optimizer.iterations` (0 before the first update), so the first
     update already has a positive rate and the peak falls exactly on update
-    `warmup_steps` (outside case BR-16; the off-by-one of
-    google-research/bert#1293 gives the first update a rate of 0):
+    `warmup_steps` (the off-by-one of google-research/bert#1293 gives the
+    first update a rate of 0):
 
         lr(u) = peak * u / W                for u <= W
         lr(u) = peak * (T - u) / (T - W)    for W < u <= T, and 0 after.

@@ -8,11 +8,11 @@ for the `mixed_float16` policy), gradients, `optimizer.apply`.
 
 Distribution: Keras loss objects divide their value by the number of
 replicas, so the gradients that `tf.distribute` sums over replicas are the
-gradients of the global mean loss (outside case BR-12). The loss tracker is
+gradients of the global mean loss. The loss tracker is
 given the undivided value, so the reported loss is the global mean, not
 1/replicas of it.
 
-Mixed precision (outside case BR-11): with a `LossScaleOptimizer`,
+Mixed precision: with a `LossScaleOptimizer`,
 `apply` divides the gradients by the current scale and skips a step whose
 gradients are not finite, halving the scale; such a step does not advance
 `optimizer.iterations`, hence neither the learning-rate schedule.
