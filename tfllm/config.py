@@ -56,6 +56,36 @@ FALSE_WORDS = ("false", "no", "off", "0")
 _NONE_WORDS = ("none", "null", "~")
 
 
+def replace_settings(settings, overrides, what="settings", hint=""):
+    """A copy of dataclass `settings` with `overrides` applied.
+
+    The keyword overrides of the Python API (`fit(..., learning_rate=...)`,
+    `generate(..., max_new_tokens=...)`) go through here, so a misspelt
+    name fails at once instead of being ignored.
+
+    Args:
+        settings: a dataclass instance (`TrainingConfig`,
+            `GenerationConfig`, ...).
+        overrides: dict. Field name -> value (None is a value: callers
+            drop the Nones they mean as "not given").
+        what: str. What the keys are, for the error message.
+        hint: str. Appended to the error message (other accepted keys).
+
+    Returns:
+        A new instance of the same class (`dataclasses.replace`).
+
+    Raises:
+        TypeError: a key that is not a field, named with the known fields.
+    """
+    names = {f.name for f in dataclasses.fields(settings)}
+    unknown = sorted(set(overrides) - names)
+    if unknown:
+        raise TypeError(
+            f"unknown {what} {unknown}; expected {type(settings).__name__} "
+            f"fields {sorted(names)}{hint}")
+    return dataclasses.replace(settings, **overrides)
+
+
 def help_field(text, default=None, aliases=None):
     """A dataclass field with a default and its `--help` text.
 

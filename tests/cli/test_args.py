@@ -13,32 +13,8 @@ from tfllm.config import ConfigError
 from tfllm.config import help_field
 from tfllm.config import save_config
 
-RUN_YAML = """\
-task: ner
-epochs: 5
-learning_rate: 1e-3
-weight_decay: 1.0e-2
-warmup_ratio: 5e-2
-lowercase: no
-mixed_precision: on
-shuffle: off
-language: no
-"""
-
-
-@dataclasses.dataclass
-class CaseConfig:
-    task: str = "classification"
-    epochs: int = 3
-    learning_rate: float = 5e-5
-    weight_decay: float = 0.0
-    warmup_ratio: float = 0.0
-    lowercase: bool = True
-    mixed_precision: bool = False
-    shuffle: bool = True
-    language: str = "en"
-    seed: int = 42
-
+from br23_case import RUN_YAML
+from br23_case import CaseConfig
 
 @dataclasses.dataclass
 class Data:

@@ -101,17 +101,11 @@ def generation_config(config=None, **settings):
         TypeError: a keyword is not a `GenerationConfig` field (named).
         ValueError: a bad value (`GenerationConfig`'s checks).
     """
-    import dataclasses
-
+    from tfllm.config import replace_settings
     from tfllm.generation.config import GenerationConfig
 
-    names = {f.name for f in dataclasses.fields(GenerationConfig)}
-    unknown = sorted(set(settings) - names)
-    if unknown:
-        raise TypeError(
-            f"unknown generation setting(s) {', '.join(unknown)}; expected "
-            f"GenerationConfig fields: {', '.join(sorted(names))}")
-    return dataclasses.replace(config or GenerationConfig(), **settings)
+    return replace_settings(config or GenerationConfig(), settings,
+                            "generation settings")
 
 
 def generate_texts(model, prompts, config=None, *, chat=None,

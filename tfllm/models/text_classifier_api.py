@@ -22,7 +22,6 @@ with the same seed and settings train the same weights.
 """
 
 import contextvars
-import dataclasses
 import os
 import pathlib
 import shutil
@@ -188,19 +187,16 @@ def as_examples(model, x, y=None, name="x", dataset=None, bad_rows=None,
 def _training_config(training_config, epochs, batch_size, overrides):
     from tfllm.training.trainer import TrainingConfig
 
-    config = training_config or TrainingConfig()
-    fields = {f.name for f in dataclasses.fields(TrainingConfig)}
-    unknown = sorted(set(overrides) - fields)
-    if unknown:
-        raise TypeError(
-            f"fit() got unknown arguments {unknown}; TrainingConfig fields "
-            f"are {sorted(fields)}, file options {list(READ_OPTIONS)}")
+    from tfllm.config import replace_settings
+
     changes = dict(overrides)
     if epochs is not None:
         changes["epochs"] = epochs
     if batch_size is not None:
         changes["batch_size"] = batch_size
-    return dataclasses.replace(config, **changes)
+    return replace_settings(
+        training_config or TrainingConfig(), changes, "arguments",
+        f", file options {list(READ_OPTIONS)}")
 
 
 def _validation_pair(validation_data):

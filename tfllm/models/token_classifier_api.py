@@ -18,7 +18,6 @@ methods (`tfllm.runs.ner.run`), so the command line and Python give the same
 model for one seed.
 """
 
-import dataclasses
 import os
 import pathlib
 import shutil
@@ -183,15 +182,11 @@ def _encode_tags(sentences, id2label):
 def _training_config(training_config, overrides):
     from tfllm.runs.ner import NerTrainingConfig
 
+    from tfllm.config import replace_settings
+
     config = (training_config if training_config is not None
               else NerTrainingConfig())
-    names = {f.name for f in dataclasses.fields(config)}
-    unknown = sorted(set(overrides) - names)
-    if unknown:
-        raise TypeError(
-            f"fit() got unknown training settings {unknown}; expected "
-            f"TrainingConfig fields {sorted(names)}")
-    return dataclasses.replace(config, **overrides)
+    return replace_settings(config, overrides, "training settings")
 
 
 class TokenClassifierAPI:

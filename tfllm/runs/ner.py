@@ -426,7 +426,7 @@ def _run(config, training, peft, data, report, id2label, run_dir, chief,
     encoded = history.encoded
     print(f"{encoded.num_windows} training windows, "
           f"{encoded.num_tokens} sub-tokens per epoch")
-    model.save(run_dir / "model.keras")
+    # `fit` with a run_dir has written run_dir/model.keras.
     peft_summary.update(save_from_args(model, peft, run_dir, config.backbone))
     final = report_split(model, validation, "validation", run_dir)
     extra = {

@@ -250,17 +250,13 @@ def training_config(training=None, **overrides):
     Raises:
         TypeError: a keyword is not a `TrainingConfig` field (named).
     """
+    from tfllm.config import replace_settings
     from tfllm.training.trainer import TrainingConfig
 
-    training = training or TrainingConfig()
-    names = {f.name for f in dataclasses.fields(TrainingConfig)}
-    unknown = sorted(set(overrides) - names)
-    if unknown:
-        raise TypeError(
-            f"unknown training setting(s) {', '.join(unknown)}; expected "
-            f"TrainingConfig fields: {', '.join(sorted(names))}")
-    return dataclasses.replace(
-        training, **{k: v for k, v in overrides.items() if v is not None})
+    return replace_settings(
+        training or TrainingConfig(),
+        {k: v for k, v in overrides.items() if v is not None},
+        "training settings")
 
 
 class run_directory:
