@@ -1,0 +1,144 @@
+"""Full-catalogue ranking metrics: Recall@k (= HR@k), NDCG@k, coverage.
+
+Every target is ranked against the whole catalogue (or, for the cold-start
+evaluation, against all cold items), never against sampled negatives
+(Krichene & Rendle, KDD 2020). Items the user has already interacted with
+are excluded, except the target itself. Ties are broken by item index
+(a stable sort of the negated scores), so a constant scorer ranks items in
+catalogue order and results are reproducible.
+"""
+
+import numpy as np
+
+from tfllm.recommendation.split import LeaveLastOutSplit
+
+
+def topk_items(scores, k):
+    """Item indices of the `k` best scores per row, best first.
+
+    Args:
+        scores: float array `[batch, num_items + 1]`; excluded items hold
+            `-inf`.
+        k: int.
+
+    Returns:
+        int32 array `[batch, k]`; ties go to the lower item index.
+    """
+    order = np.argsort(-scores, axis=1, kind="stable")
+    return order[:, :k].astype(np.int32)
+
+
+def target_ranks(scores, targets):
+    """0-based rank of each target among the items of its row.
+
+    The rank counts the items with a higher score, plus those with an equal
+    score and a lower index (the order of `topk_items`).
+
+    Args:
+        scores: float array `[batch, num_items + 1]`.
+        targets: int array `[batch]`.
+
+    Returns:
+        int64 array `[batch]`.
+    """
+    rows = np.arange(len(targets))
+    target_scores = scores[rows, targets][:, None]
+    index = np.arange(scores.shape[1])[None, :]
+    above = (scores > target_scores) | (
+        (scores == target_scores) & (index < np.asarray(targets)[:, None]))
+    return above.sum(axis=1)
+
+
+def mask_scores(scores, histories, targets=None, candidates=None):
+    """Sets the scores of excluded items to `-inf` (a copy).
+
+    Args:
+        scores: float array `[batch, num_items + 1]`; column 0 (padding) is
+            always excluded.
+        histories: list of int arrays. Items each row's user has seen.
+        targets: list of int arrays or None. Items never excluded (a
+            target the user had seen before still counts).
+        candidates: int array or None. When given, only these items are
+            ranked (the cold items).
+
+    Returns:
+        float64 array of the same shape.
+    """
+    scores = np.array(scores, np.float64)
+    scores[:, 0] = -np.inf
+    if candidates is not None:
+        allowed = np.zeros(scores.shape[1], bool)
+        allowed[candidates] = True
+        scores[:, ~allowed] = -np.inf
+    for row, seen in enumerate(histories):
+        keep = scores[row, targets[row]] if targets is not None else None
+        scores[row, seen] = -np.inf
+        if targets is not None:
+            scores[row, targets[row]] = keep
+    return scores
+
+
+def evaluate_scores(score_fn, split, stage="test", ks=(10, 50),
+                    batch_size=256, users=None):
+    """Ranks every evaluated user's target(s) and averages the metrics.
+
+    Args:
+        score_fn: callable `(users, histories) -> scores`: `users` an int32
+            array `[batch]`, `histories` a list of int32 arrays (oldest
+            first); returns a float array `[batch, num_items + 1]`.
+        split: `LeaveLastOutSplit`.
+        stage: str. `"valid"`, `"test"` (one target per user, whole
+            catalogue) or `"cold"` (the user's cold items as targets, ranked
+            among the cold items).
+        ks: tuple of int. Cut-offs.
+        batch_size: int. Users scored per call.
+        users: int array or None. Subset of the evaluated users.
+
+    Returns:
+        dict: `recall@k` and `ndcg@k` for every k (means over users, in
+        [0, 1]; for one target Recall@k equals HR@k), `coverage@k` (share of
+        the catalogue in any user's top k), `users` (int); for `"cold"`
+        also `random_recall@k` (k / number of cold items, the expected
+        value of a random ranking).
+    """
+    if not isinstance(split, LeaveLastOutSplit):
+        raise TypeError("split must be a LeaveLastOutSplit")
+    if users is None:
+        users = split.eval_users(stage)
+    candidates = split.cold_items if stage == "cold" else None
+    catalogue = (len(candidates) if candidates is not None
+                 else split.num_items)
+    top = max(ks)
+    sums = {f"{name}@{k}": 0.0 for k in ks for name in ("recall", "ndcg")}
+    recommended = np.zeros(split.num_items + 1, bool)
+    for start in range(0, len(users), batch_size):
+        batch = np.asarray(users[start:start + batch_size], np.int32)
+        histories = [split.history(u, stage) for u in batch]
+        targets = [split.targets(u, stage) for u in batch]
+        scores = np.asarray(score_fn(batch, histories))
+        if scores.shape != (len(batch), split.num_items + 1):
+            raise ValueError(
+                f"score_fn returned shape {scores.shape}, expected "
+                f"{(len(batch), split.num_items + 1)}")
+        scores = mask_scores(scores, histories, targets, candidates)
+        best = topk_items(scores, top)
+        recommended[best[:, :ks[0]].ravel()] = True
+        for row, target in enumerate(targets):
+            position = {item: r for r, item in enumerate(best[row])}
+            ranks = np.array([position.get(t, top) for t in target])
+            for k in ks:
+                hit = ranks < k
+                sums[f"recall@{k}"] += hit.sum() / len(target)
+                ideal = np.sum(1.0 / np.log2(np.arange(min(len(target), k))
+                                             + 2))
+                dcg = np.sum(1.0 / np.log2(ranks[hit] + 2))
+                sums[f"ndcg@{k}"] += dcg / ideal
+    count = len(users)
+    result = {name: value / max(count, 1) for name, value in sums.items()}
+    recommended[0] = False
+    result[f"coverage@{ks[0]}"] = float(recommended.sum() / catalogue)
+    result["users"] = int(count)
+    if stage == "cold":
+        for k in ks:
+            result[f"random_recall@{k}"] = min(k, catalogue) / catalogue
+    return result
