@@ -74,6 +74,13 @@ class TwoTowerRecommender(keras.Model):
             Default 1.0.
         user_feature_vocab_sizes: list of int. Vocabulary size of each
             categorical user feature (index 0: unknown). Default none.
+        item_id_dropout: float. Share of items whose id embedding is left
+            out at each training step, so the text path learns to rank on
+            its own (DropoutNet, Volkovs et al. 2017); it helps cold-start
+            items. Default 0.0.
+        text_hidden_dim: int. Width of a GELU hidden layer between the
+            encoder output and the item vector (0: a linear projection).
+            Default 0.
 
     Raises:
         ValueError: an unknown `user_tower` or `negatives`, or `"id"` with
@@ -86,7 +93,8 @@ class TwoTowerRecommender(keras.Model):
                  text_feature_dim=0, item_texts=None, item_encoder=None,
                  encoder_items_per_step=0, negatives="catalogue",
                  logq_correction=True, temperature=1.0,
-                 user_feature_vocab_sizes=(), **kwargs):
+                 user_feature_vocab_sizes=(), item_id_dropout=0.0,
+                 text_hidden_dim=0, **kwargs):
         super().__init__(**kwargs)
         if user_tower not in USER_TOWERS:
             raise ValueError(f"user_tower must be one of {USER_TOWERS}, got "
@@ -117,6 +125,8 @@ class TwoTowerRecommender(keras.Model):
         self.negatives = negatives
         self.logq_correction = bool(logq_correction)
         self.temperature = float(temperature)
+        self.item_id_dropout = float(item_id_dropout)
+        self.text_hidden_dim = int(text_hidden_dim)
         self.user_feature_vocab_sizes = [int(v) for v in
                                          user_feature_vocab_sizes]
         rows = self.num_items + 1
@@ -125,9 +135,14 @@ class TwoTowerRecommender(keras.Model):
         self.item_id_embedding = (
             keras.layers.Embedding(rows, embedding_dim, name="item_id_embedding")
             if use_item_ids else None)
-        self.text_projection = (
-            keras.layers.Dense(embedding_dim, name="text_projection")
-            if text_feature_dim else None)
+        self.text_projection = None
+        if text_feature_dim:
+            layers = [keras.layers.Dense(embedding_dim, name="text_output")]
+            if text_hidden_dim:
+                layers.insert(0, keras.layers.Dense(
+                    text_hidden_dim, activation="gelu", name="text_hidden"))
+            self.text_projection = keras.Sequential(
+                layers, name="text_projection")
         # === User tower ===
         if user_tower == "id":
             self.user_id_embedding = keras.layers.Embedding(
@@ -188,12 +203,13 @@ class TwoTowerRecommender(keras.Model):
 
     # --- item tower -------------------------------------------------------
 
-    def item_vectors(self, text_features=None):
+    def item_vectors(self, text_features=None, training=False):
         """The item table: float32 `[num_items + 1, embedding_dim]`.
 
         Args:
             text_features: float tensor `[num_items + 1, text_feature_dim]`
                 or None (the cache `item_text_features`).
+            training: bool. Applies `item_id_dropout`.
         """
         vectors = 0.0
         if self.text_projection is not None:
@@ -202,7 +218,11 @@ class TwoTowerRecommender(keras.Model):
             vectors = self.text_projection(features)
         if self.item_id_embedding is not None:
             ids = self.item_id_embedding.embeddings
-            vectors = vectors + ids * self.item_id_mask[:, None]
+            mask = self.item_id_mask
+            if training and self.item_id_dropout and self.text_projection:
+                keep = tf.random.uniform(tf.shape(mask)) >= self.item_id_dropout
+                mask = mask * tf.cast(keep, mask.dtype)
+            vectors = vectors + ids * mask[:, None]
         return vectors
 
     def text_item_vectors(self, text_features):
@@ -306,7 +326,7 @@ class TwoTowerRecommender(keras.Model):
         Returns:
             float32 scalar.
         """
-        items = self.item_vectors(text_features)
+        items = self.item_vectors(text_features, training=training)
         users = self.user_vectors(inputs, items, training=training)
         targets = tf.cast(targets, tf.int32)
         valid = targets > 0
@@ -350,8 +370,9 @@ class TwoTowerRecommender(keras.Model):
                      for g in gradients]
         self.optimizer.apply(gradients, variables)
         if ids is not None:  # refresh the cache rows just encoded
-            self.item_text_features.scatter_nd_update(
-                ids[:, None], tf.stop_gradient(fresh))
+            self.item_text_features.assign(tf.tensor_scatter_nd_update(
+                tf.convert_to_tensor(self.item_text_features), ids[:, None],
+                tf.stop_gradient(fresh)))
         self._loss_tracker.update_state(loss)
         return self.get_metrics_result()
 
@@ -420,6 +441,8 @@ class TwoTowerRecommender(keras.Model):
             "negatives": self.negatives,
             "logq_correction": self.logq_correction,
             "temperature": self.temperature,
+            "item_id_dropout": self.item_id_dropout,
+            "text_hidden_dim": self.text_hidden_dim,
             "user_feature_vocab_sizes": self.user_feature_vocab_sizes,
         })
         return config
