@@ -43,14 +43,18 @@ class EpochEvaluation(keras.callbacks.Callback):
             stops early.
         mode: str. `"max"` (default): a higher `monitor` is better;
             `"min"`: a lower one (a loss or perplexity).
+        unit: str. What `tokens_per_epoch` counts, for the printed
+            throughput (`"tokens"`, or `"interactions"` for the
+            recommender); the logged scalar keeps its name.
 
     Raises:
         ValueError: `mode` is neither `"max"` nor `"min"`.
     """
 
     def __init__(self, run_dir, evaluate_fn, monitor, tokens_per_epoch,
-                 patience=0, mode="max"):
+                 patience=0, mode="max", unit="tokens"):
         super().__init__()
+        self.unit = unit
         if mode not in ("max", "min"):
             raise ValueError(f"mode must be 'max' or 'min', got {mode!r}")
         self.mode = mode
@@ -115,7 +119,7 @@ class EpochEvaluation(keras.callbacks.Callback):
         print(
             f"epoch {epoch + 1}: validation {self.monitor} {value:.4f} "
             f"(best {self.best:.4f} at epoch {self.best_epoch}); "
-            f"{logs['train_tokens_per_second']:.0f} training tokens/s, "
+            f"{logs['train_tokens_per_second']:.0f} training {self.unit}/s, "
             f"{seconds:.0f} s training, {eval_seconds:.0f} s evaluation"
         )
         if self.patience and epoch + 1 - self.best_epoch >= self.patience:

@@ -40,7 +40,7 @@ def format_duration(seconds):
 
 
 def format_progress(epoch, epochs, step, steps, loss, tokens_per_second,
-                    elapsed, eta):
+                    elapsed, eta, unit="tokens"):
     """One progress line.
 
     Args:
@@ -52,6 +52,8 @@ def format_progress(epoch, epochs, step, steps, loss, tokens_per_second,
         tokens_per_second: float or None. Training sub-tokens per second.
         elapsed: float. Seconds since the epoch began.
         eta: float. Estimated seconds left in the epoch.
+        unit: str. What `tokens_per_second` counts (`"tokens"`; the
+            recommender counts `"interactions"`).
 
     Returns:
         str, e.g. `epoch 1/3 step 120/444 (27%) loss 0.4312 5,230 tokens/s
@@ -62,7 +64,7 @@ def format_progress(epoch, epochs, step, steps, loss, tokens_per_second,
     if loss is not None:
         parts.append(f"loss {loss:.4f}")
     if tokens_per_second is not None:
-        parts.append(f"{tokens_per_second:,.0f} tokens/s")
+        parts.append(f"{tokens_per_second:,.0f} {unit}/s")
     parts.append(f"elapsed {format_duration(elapsed)}")
     parts.append(f"ETA {format_duration(eta)}")
     return " ".join(parts)
@@ -91,8 +93,10 @@ class StepProgress(keras.callbacks.Callback):
     """
 
     def __init__(self, steps, epochs, tokens_per_epoch=None, every_steps=0,
-                 every_seconds=30.0, stream=None, clock=time.perf_counter):
+                 every_seconds=30.0, stream=None, clock=time.perf_counter,
+                 unit="tokens"):
         super().__init__()
+        self.unit = unit
         self.steps = max(1, int(steps))
         self.epochs = epochs
         self.tokens_per_epoch = tokens_per_epoch
@@ -144,7 +148,7 @@ class StepProgress(keras.callbacks.Callback):
         eta = per_step * (self._epoch_steps - step)
         line = format_progress(
             self._epoch + 1, self.epochs, step, self._epoch_steps, loss,
-            rate, elapsed, eta)
+            rate, elapsed, eta, self.unit)
         print(line, file=self.stream or sys.stdout, flush=True)
 
     def on_epoch_end(self, epoch, logs=None):

@@ -193,7 +193,12 @@ def train(model, encoded, config, run_dir, evaluate_fn, monitor, loss,
         model: a task model (`TokenClassifier`, `TextClassifier`) with a
             `preprocessor` that has a `sequence_length`.
         encoded: `tfllm.data.pipeline.EncodedWindows` for training (from
-            `encode_token_classification` or `encode_text_classification`).
+            `encode_token_classification` or `encode_text_classification`),
+            or any training data with the methods
+            `steps_per_epoch(batch_size)` and
+            `make_dataset(batch_size, shuffle, seed, repeat)` and the
+            attributes `num_tokens` and `unit` (what it counts, e.g.
+            `tfllm.recommendation.examples.RetrievalExamples`).
         config: `TrainingConfig`.
         run_dir: str or path. Receives `metrics.jsonl`, `best.weights.h5`,
             `checkpoint/` and TensorBoard logs (`train/`, `validation/`).
@@ -234,14 +239,19 @@ def train(model, encoded, config, run_dir, evaluate_fn, monitor, loss,
         tf.config.experimental.enable_op_determinism()
     run_dir = pathlib.Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    if max_length is None:
+    # Token windows (EncodedWindows) or other examples that build their
+    # own pipeline (the recommender's RetrievalExamples).
+    own_pipeline = hasattr(encoded, "make_dataset")
+    unit = getattr(encoded, "unit", "tokens")
+    if max_length is None and not own_pipeline:
         max_length = model.preprocessor.sequence_length
     # Gradient accumulation runs inside the train step: each step takes
     # one batch of `batch_size x grad_accum_steps` windows (one update) and
     # cuts it into micro-batches of `batch_size` (tfllm.training.steps).
     accumulation = max(1, config.grad_accum_steps)
     update_batch = config.batch_size * accumulation
-    steps = steps_per_epoch(encoded, update_batch, max_length)
+    steps = (encoded.steps_per_epoch(update_batch) if own_pipeline
+             else steps_per_epoch(encoded, update_batch, max_length))
     total_updates = steps * config.epochs
     short_run = warn_if_short(total_updates, steps, config)
     replicas = tf.distribute.get_strategy().num_replicas_in_sync
@@ -281,16 +291,20 @@ def train(model, encoded, config, run_dir, evaluate_fn, monitor, loss,
     # (tfllm.training.steps): Keras would clip each replica's part.
     model.replica_clipnorm = config.max_grad_norm if clip_in_step else None
     model.micro_batches = accumulation
-    dataset = make_dataset(
-        encoded, update_batch, max_length, shuffle=True,
-        seed=config.seed, repeat=True,
-        pad_to_bucket_boundary=config.jit_compile,
-        accumulation_steps=1,
-        batch_transform=batch_transform,
-    )
+    if own_pipeline:
+        dataset = encoded.make_dataset(update_batch, shuffle=True,
+                                       seed=config.seed, repeat=True)
+    else:
+        dataset = make_dataset(
+            encoded, update_batch, max_length, shuffle=True,
+            seed=config.seed, repeat=True,
+            pad_to_bucket_boundary=config.jit_compile,
+            accumulation_steps=1,
+            batch_transform=batch_transform,
+        )
     evaluation = EpochEvaluation(
         run_dir, evaluate_fn, monitor, encoded.num_tokens,
-        config.early_stopping_patience, mode=monitor_mode,
+        config.early_stopping_patience, mode=monitor_mode, unit=unit,
     )
     checkpoints = StepCheckpoint(
         run_dir, config.checkpoint_every_steps, config.keep_checkpoints,
@@ -319,7 +333,7 @@ def train(model, encoded, config, run_dir, evaluate_fn, monitor, loss,
         )
         + "\n"
     )
-    if config.jit_compile:
+    if config.jit_compile and not own_pipeline:
         shapes = padded_batch_shapes(encoded, update_batch, max_length)
         print(f"XLA: batches take {len(shapes)} distinct shapes, so the "
               f"train step is compiled at most {len(shapes)} times: {shapes}")
@@ -328,7 +342,7 @@ def train(model, encoded, config, run_dir, evaluate_fn, monitor, loss,
     progress = None
     if verbose == 2:  # redirected output: a line every few steps
         progress = StepProgress(steps, config.epochs, encoded.num_tokens,
-                                config.log_every_steps)
+                                config.log_every_steps, unit=unit)
         callbacks.append(progress)
     while epoch < config.epochs and not model.stop_training:
         # A resumed run first finishes its interrupted epoch.
