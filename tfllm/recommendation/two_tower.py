@@ -201,6 +201,12 @@ class TwoTowerRecommender(keras.Model):
             layer.build((None,))
         super().build(input_shape)
 
+    @property
+    def backbone(self):
+        """The item encoder's backbone, or None: the variables outside it
+        take `TrainingConfig.head_learning_rate`."""
+        return None if self.item_encoder is None else self.item_encoder.backbone
+
     # --- item tower -------------------------------------------------------
 
     def item_vectors(self, text_features=None, training=False):
