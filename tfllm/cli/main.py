@@ -57,6 +57,8 @@ COMMANDS = (
      "zero- and few-shot classification with a prompt or an encoder", False),
     (("faq",), "tfllm.cli.faq_assistant",
      "FAQ assistant: build | train | evaluate | export | ask", False),
+    (("recommend",), "tfllm.cli.recommend",
+     "recommender: train | evaluate | export | recommend", False),
     (("monitor",), "tfllm.cli.sentiment_monitor",
      "watch a stream of texts for bursts of negative sentiment", False),
     (("make-sentiment-stream",), "tfllm.cli.make_sentiment_stream",

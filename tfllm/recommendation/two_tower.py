@@ -457,6 +457,9 @@ class TwoTowerRecommender(keras.Model):
     def from_config(cls, config):
         config = dict(config)
         if config.get("item_encoder") is not None:
+            # Registers SentenceEncoder (and its preprocessor) with Keras.
+            import tfllm.retrieval.contrastive  # noqa: F401
+
             config["item_encoder"] = keras.saving.deserialize_keras_object(
                 config["item_encoder"])
         return cls(**config)
