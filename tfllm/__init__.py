@@ -29,6 +29,9 @@ _PUBLIC = {
     "MaskedLM": "tfllm.models.masked_lm:MaskedLM",
     "CausalLM": "tfllm.models.sft_causal_lm:SFTCausalLM",
     "generate": "tfllm.generation.text:generate_texts",
+    "Recommender": "tfllm.apps.recommender:Recommender",
+    "load_recommendation_dataset":
+        "tfllm.recommendation.readers:load_recommendation_dataset",
 }
 
 __all__ = sorted(_PUBLIC) + ["__version__"]

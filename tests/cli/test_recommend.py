@@ -1,0 +1,80 @@
+"""`tfllm recommend train|evaluate|recommend|export` on files the test
+writes (an id-only two-tower and the popularity model: no language model)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from tfllm.cli.recommend import main
+from tfllm.data.errors import DataFormatError
+from tfllm.data.errors import UserInputError
+
+
+def _write(tmp_path, bad_item=False):
+    rng = np.random.default_rng(0)
+    items = tmp_path / "items.csv"
+    items.write_text("item_id,title,genre\n" + "".join(
+        f"i{i},Item {i},{'odd' if i % 2 else 'even'}\n" for i in range(12)))
+    rows = ["user_id,item_id,timestamp"]
+    for u in range(8):
+        for t, i in enumerate(rng.permutation(12)[:6]):
+            rows.append(f"u{u},i{i},{t}")
+    if bad_item:
+        rows.append("u0,i99,100")
+    interactions = tmp_path / "clicks.csv"
+    interactions.write_text("\n".join(rows) + "\n")
+    return interactions, items
+
+
+def test_train_evaluate_recommend_popularity(tmp_path, capsys):
+    interactions, items = _write(tmp_path)
+    run = main(["train", "--interactions-file", str(interactions),
+                "--items-file", str(items), "--model", "popularity",
+                "--output-dir", str(tmp_path), "--run-name", "pop"])
+    summary = json.loads((run / "summary.json").read_text())
+    assert 0.0 <= summary["test_ndcg@10"] <= summary["test_recall@10"] <= 1.0
+    capsys.readouterr()
+    results = main(["recommend", "--run", str(run), "--user", "u0",
+                    "--k", "3"])
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()
+             if x.startswith("{")]
+    assert [r["item_id"] for r in results] == [x["item_id"] for x in lines]
+    assert [x["rank"] for x in lines] == [1, 2, 3]
+    # the most-popular unseen items, best first
+    seen = {"i" + line.split(",")[1][1:] for line in
+            interactions.read_text().splitlines()[1:] if line.startswith("u0,")}
+    assert not seen & {r["item_id"] for r in results}
+    scores = [r["score"] for r in results]
+    assert scores == sorted(scores, reverse=True)
+    scores = main(["evaluate", "--run", str(run), "--stage", "valid"])
+    assert scores["users"] == 8
+
+
+def test_train_id_two_tower_writes_a_run_folder(tmp_path):
+    interactions, items = _write(tmp_path)
+    run = main(["train", "--interactions-file", str(interactions),
+                "--items-file", str(items), "--model", "id-two-tower",
+                "--embedding-dim", "8", "--epochs", "2", "--batch-size", "16",
+                "--output-dir", str(tmp_path), "--run-name", "ids",
+                "--report-to", "none"])
+    for name in ("model.keras", "recommender.json", "metrics.jsonl",
+                 "config.yaml", "summary.json"):
+        assert (run / name).is_file(), name
+    assert len((run / "metrics.jsonl").read_text().splitlines()) == 2
+    again = main(["evaluate", "--run", str(run)])
+    summary = json.loads((run / "summary.json").read_text())
+    assert again["ndcg@10"] == pytest.approx(summary["test_ndcg@10"])
+
+
+def test_unknown_item_ids_are_reported_with_their_line(tmp_path):
+    interactions, items = _write(tmp_path, bad_item=True)
+    with pytest.raises(DataFormatError, match=r"clicks\.csv:50.*i99"):
+        main(["train", "--interactions-file", str(interactions),
+              "--items-file", str(items), "--model", "popularity",
+              "--output-dir", str(tmp_path), "--run-name", "bad"])
+
+
+def test_recommend_needs_a_run_folder():
+    with pytest.raises(UserInputError, match="--run"):
+        main(["recommend", "--user", "u0"])
