@@ -359,6 +359,30 @@ class Recommender:
                  "score": float(scores[i])} for i in best
                 if np.isfinite(scores[i])]
 
+    def export(self, export_base, k=10):
+        """Writes a versioned SavedModel (`export_base/<version>/`).
+
+        `serving_default` takes raw item ids (`item_ids`, tf.string
+        `[batch, None]`, most recent last, "" pads) and returns the top-k
+        `item_ids`, `titles` and `scores` with the request's items
+        excluded; a text model also has `with_new_items` (plus
+        `new_item_texts`). See `tfllm.export.recommender_serving`.
+
+        Returns:
+            `pathlib.Path` of the version folder.
+
+        Raises:
+            UserInputError: the popularity model (nothing to export).
+        """
+        from tfllm.export.recommender_serving import export_recommender
+
+        if self.model is None:
+            raise UserInputError("the popularity model has nothing to export")
+        data = self.dataset
+        titles = [data.item_title(i + 1) for i in range(data.num_items)]
+        return export_recommender(self.model, data.item_ids, titles,
+                                  export_base, k=k)
+
     # --- saving -----------------------------------------------------------
 
     def save(self, folder):
