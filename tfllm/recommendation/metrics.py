@@ -96,10 +96,11 @@ def evaluate_scores(score_fn, split, stage="test", ks=(10, 50),
 
     Returns:
         dict: `recall@k` and `ndcg@k` for every k (means over users, in
-        [0, 1]; for one target Recall@k equals HR@k), `coverage@k` (share of
-        the catalogue in any user's top k), `users` (int); for `"cold"`
-        also `random_recall@k` (k / number of cold items, the expected
-        value of a random ranking).
+        [0, 1]; for one target Recall@k equals HR@k), `coverage@k` for k =
+        `ks[0]` (share of the catalogue, or of the cold items, in some
+        user's top k; excluded items never count), `users` (int); for
+        `"cold"` also `random_recall@k` (k / number of cold items, the
+        expected value of a random ranking).
     """
     if not isinstance(split, LeaveLastOutSplit):
         raise TypeError("split must be a LeaveLastOutSplit")
@@ -122,7 +123,11 @@ def evaluate_scores(score_fn, split, stage="test", ks=(10, 50),
                 f"{(len(batch), split.num_items + 1)}")
         scores = mask_scores(scores, histories, targets, candidates)
         best = topk_items(scores, top)
-        recommended[best[:, :ks[0]].ravel()] = True
+        # Only ranked items count: when fewer than ks[0] items are left,
+        # the top k also holds excluded (-inf) ones.
+        shown = best[:, :ks[0]]
+        ranked = np.isfinite(np.take_along_axis(scores, shown, axis=1))
+        recommended[shown[ranked]] = True
         for row, target in enumerate(targets):
             position = {item: r for r, item in enumerate(best[row])}
             ranks = np.array([position.get(t, top) for t in target])
