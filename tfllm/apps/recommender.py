@@ -243,6 +243,8 @@ class Recommender:
 
         self._set_split(split)
         if self.model is None:  # popularity: counting is the training
+            if run_dir is not None:
+                self.save(run_dir)
             return []
         training = replace_settings(training or RecommenderTrainingConfig(),
                                     overrides)

@@ -15,8 +15,9 @@ evaluation and serving rank by the raw scores.
 import numpy as np
 import tensorflow as tf
 
-# Logit of a masked cell: large and negative but finite, so float16 and
-# bfloat16 do not overflow and a fully masked row stays finite.
+# Logit of a masked cell: large and negative (finite in float32 and
+# bfloat16; -inf in float16). The label's own cell is never masked, so the
+# cross-entropy stays finite either way.
 MASKED_LOGIT = -1e9
 
 
