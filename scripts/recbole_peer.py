@@ -126,7 +126,6 @@ if str(REPO) not in sys.path:
 
 import numpy as np  # noqa: E402
 
-from tfllm.recommendation.dataset import RecDataset  # noqa: E402
 from tfllm.recommendation.metrics import (  # noqa: E402
     evaluate_scores, target_ranks)
 from tfllm.recommendation.split import leave_last_out_split  # noqa: E402
@@ -136,61 +135,22 @@ from tfllm.utils.machine import machine_description  # noqa: E402
 # TensorFlow through tensorboard where both are installed; that is theirs).
 TF_BY_TFLLM = "tensorflow" in sys.modules
 
-DEFAULT_DATA_DIR = REPO.parent.parent / "shared" / "data" / "movielens_100k"
 MODELS = ("Pop", "BPR", "SASRec")
 GENERAL_NAME = "ml100k_tfllm"          # dataset names that match no preset
 SEQUENTIAL_NAME = "ml100k_tfllm_seq"   # yaml in recbole/properties/dataset
 KS = (10, 50)
 
 
-# --- data: a private stand-in for tfllm.recommendation.readers ------------
-
-def _read_atomic(path):
-    """(column names without `:type`, list of row lists) of an atomic file."""
-    with open(path, encoding="utf-8") as f:
-        header = f.readline().rstrip("\n").split("\t")
-        rows = [line.rstrip("\n").split("\t") for line in f if line.strip()]
-    return [h.split(":")[0] for h in header], rows
-
+# --- data ------------------------------------------------------------------
 
 def load_movielens_100k(data_dir):
-    """MovieLens-100K from RecBole's atomic files as a `RecDataset`.
+    """MovieLens-100K as a `RecDataset`, read by tfllm's own reader
+    (`tfllm.recommendation.readers`: items in `ml-100k.item` order, users in
+    `ml-100k.user` order, interactions in file order), so both sides of the
+    benchmark see the same item and user indices."""
+    from tfllm.recommendation.readers import load_recommendation_dataset
 
-    Items in `ml-100k.item` order (index i + 1 for row i), users in
-    `ml-100k.user` order, interactions in file order. Replace this function
-    by `tfllm.recommendation.readers.load_recommendation_dataset(
-    "movielens-100k")` once that reader exists; nothing else depends on it.
-    """
-    data_dir = pathlib.Path(data_dir)
-    names, rows = _read_atomic(data_dir / "ml-100k.item")
-    col = {n: i for i, n in enumerate(names)}
-    item_ids = [r[col["item_id"]] for r in rows]
-    titles = [r[col["movie_title"]] for r in rows]
-    years = [r[col["release_year"]] for r in rows]
-    genres = [r[col["class"]] for r in rows]
-    texts = [f"{t} ({y}). Genres: {', '.join(g.split())}."
-             for t, y, g in zip(titles, years, genres)]
-    names, rows = _read_atomic(data_dir / "ml-100k.user")
-    col = {n: i for i, n in enumerate(names)}
-    user_ids = [r[col["user_id"]] for r in rows]
-    features = {n: [r[col[n]] for r in rows]
-                for n in ("age", "gender", "occupation") if n in col}
-    item_index = {r: i + 1 for i, r in enumerate(item_ids)}
-    user_index = {r: i for i, r in enumerate(user_ids)}
-    names, rows = _read_atomic(data_dir / "ml-100k.inter")
-    col = {n: i for i, n in enumerate(names)}
-    return RecDataset(
-        item_ids=item_ids, item_texts=texts,
-        item_fields={"title": titles, "year": years, "genres": genres},
-        user_ids=user_ids, user_features=features,
-        users=[user_index[r[col["user_id"]]] for r in rows],
-        items=[item_index[r[col["item_id"]]] for r in rows],
-        timestamps=[float(r[col["timestamp"]]) for r in rows],
-        ratings=[float(r[col["rating"]]) for r in rows],
-        source=str(data_dir))
-
-
-# --- the split as RecBole benchmark files ----------------------------------
+    return load_recommendation_dataset("movielens-100k", data_dir)
 
 def user_times(dataset):
     """Per user, the timestamps in the order of `split.user_sequences`."""
@@ -601,8 +561,10 @@ def sha256(path):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR),
-                        help="folder of ml-100k.{inter,item,user}")
+    parser.add_argument("--data-dir", default=None,
+                        help="folder of ml-100k.{inter,item,user} (default: "
+                             "$TFLLM_DATA_DIR/movielens_100k or "
+                             "../shared/data/movielens_100k)")
     parser.add_argument("--output", required=True, help="result JSON path")
     parser.add_argument("--models", default=",".join(MODELS),
                         help="comma-separated subset of Pop,BPR,SASRec")
@@ -634,6 +596,8 @@ def main(argv=None):
     started = time.perf_counter()
 
     data = load_movielens_100k(args.data_dir)
+    data_dir = pathlib.Path(data.source)
+    data_dir = data_dir if data_dir.is_dir() else data_dir.parent
     split = leave_last_out_split(data)
     keep = args.workdir is not None
     workdir = pathlib.Path(args.workdir or tempfile.mkdtemp(
@@ -673,8 +637,8 @@ def main(argv=None):
                      "recbole": recbole.__version__,
                      "numpy": np.__version__, "pandas": pandas.__version__},
         "data": {
-            "dir": str(args.data_dir),
-            "sha256": {f: sha256(pathlib.Path(args.data_dir) / f)
+            "dir": str(data_dir),
+            "sha256": {f: sha256(data_dir / f)
                        for f in ("ml-100k.inter", "ml-100k.item",
                                  "ml-100k.user")},
             "users": data.num_users, "items": data.num_items,
