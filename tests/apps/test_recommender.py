@@ -204,3 +204,34 @@ def test_text_two_tower_from_a_saved_encoder(tmp_path):
     loaded = Recommender.load(run_dir, data)
     assert loaded.evaluate(split, "cold", ks=(2, 4)) == cold
     assert loaded.evaluate(split, "test") == rec.evaluate(split, "test")
+
+
+def test_fine_tuned_encoder_refreshes_every_cached_item(tmp_path):
+    """With `encoder_items_per_step`, the encoder trains and, after each
+    epoch, the cache holds the new encoder's outputs for every item, the
+    held-out (cold) ones too, which no training step re-encodes."""
+    from tiny_faq import tiny_encoder
+    from tfllm.recommendation.split import cold_start_split
+    from tfllm.retrieval.embedding import embed_texts
+
+    (tmp_path / "encoder").mkdir()
+    tiny_encoder().save(tmp_path / "encoder" / "model.keras")
+    data = make_dataset(random_sequences(), 20)
+    split = cold_start_split(data, fraction=0.2, seed=0)
+    rec = Recommender.from_dataset(
+        data, model="text-two-tower", backbone=str(tmp_path / "encoder"),
+        user_tower="mean", embedding_dim=8, max_history=4, split=split,
+        encoder_items_per_step=4)
+    before = [w.copy() for w in rec.model.item_encoder.get_weights()]
+    cached = rec.model.item_text_features.numpy().copy()
+    # A few updates: the first one of a warmup schedule has learning rate 0.
+    rec.fit(split, run_dir=tmp_path / "run", epochs=3, batch_size=4,
+            learning_rate=1e-2, warmup_ratio=0.0, report_to="none")
+    after = rec.model.item_encoder.get_weights()
+    assert any(not np.array_equal(a, b) for a, b in zip(before, after))
+    features = rec.model.item_text_features.numpy()
+    np.testing.assert_allclose(
+        features[1:], embed_texts(rec.model.item_encoder, data.item_texts),
+        atol=1e-5)
+    cold = split.cold_items
+    assert not np.allclose(features[cold], cached[cold])

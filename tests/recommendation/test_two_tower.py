@@ -286,3 +286,33 @@ def test_training_step_lowers_the_loss():
               verbose=0)
     after = float(model.retrieval_loss(inputs, targets, training=False))
     assert after < 0.5 * before
+
+
+@pytest.mark.parametrize("tower", ["attention", "mean", "id"])
+def test_mixed_bfloat16_losses_and_scores_are_float32(tower):
+    """Under `mixed_bfloat16` the towers compute in bfloat16 while the
+    cached text features and id embeddings stay float32 variables; the
+    item table, loss and scores must still combine (a dtype mismatch
+    raised before) and come out float32."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        model = TwoTowerRecommender(
+            20, 5, 8, tower, 4, num_layers=1,
+            text_feature_dim=6 if tower != "id" else 0,
+            user_feature_vocab_sizes=[3])
+        model.build()
+        model.set_item_statistics(np.arange(21))
+        if tower != "id":
+            model.set_item_text_features(
+                np.random.default_rng(0).random((21, 6)))
+        history = np.array([[0, 3, 4, 5], [1, 2, 3, 4]], np.int32)
+        inputs = {"history": history, "users": np.array([0, 1], np.int32)}
+        targets = history if tower != "id" else history[:, -1:]
+        for negatives in ("catalogue", "in_batch"):
+            model.negatives = negatives
+            loss = model.retrieval_loss(inputs, targets, training=False)
+            assert loss.dtype == tf.float32 and np.isfinite(float(loss))
+        assert model(inputs).dtype == tf.float32
+    finally:
+        keras.config.set_dtype_policy(previous)

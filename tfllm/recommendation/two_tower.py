@@ -25,6 +25,8 @@ positives as negatives, logQ-corrected, accidental hits removed:
 `tfllm.recommendation.losses`).
 """
 
+import importlib
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -148,8 +150,12 @@ class TwoTowerRecommender(keras.Model):
             self.user_id_embedding = keras.layers.Embedding(
                 num_users + 1, embedding_dim, name="user_id_embedding")
         else:
-            self.position_embedding = keras.layers.Embedding(
-                max_history, embedding_dim, name="position_embedding")
+            # Positions matter to self-attention only (the mean is
+            # order-free).
+            self.position_embedding = (
+                keras.layers.Embedding(max_history, embedding_dim,
+                                       name="position_embedding")
+                if user_tower == "attention" else None)
             self.input_dropout = keras.layers.Dropout(dropout)
             self.blocks = [
                 TransformerEncoder(
@@ -193,7 +199,8 @@ class TwoTowerRecommender(keras.Model):
         if self.user_tower == "id":
             self.user_id_embedding.build((None,))
         else:
-            self.position_embedding.build((None,))
+            if self.position_embedding is not None:
+                self.position_embedding.build((None,))
             for block in self.blocks:
                 block.build((None, self.max_history, self.embedding_dim))
             self.user_norm.build((None, None, self.embedding_dim))
@@ -218,13 +225,14 @@ class TwoTowerRecommender(keras.Model):
             training: bool. Applies `item_id_dropout`.
         """
         vectors = 0.0
+        dtype = self.compute_dtype
         if self.text_projection is not None:
             features = (self.item_text_features if text_features is None
                         else text_features)
-            vectors = self.text_projection(features)
+            vectors = self.text_projection(tf.cast(features, dtype))
         if self.item_id_embedding is not None:
-            ids = self.item_id_embedding.embeddings
-            mask = self.item_id_mask
+            ids = tf.cast(self.item_id_embedding.embeddings, dtype)
+            mask = tf.cast(self.item_id_mask, dtype)
             if training and self.item_id_dropout and self.text_projection:
                 keep = tf.random.uniform(tf.shape(mask)) >= self.item_id_dropout
                 mask = mask * tf.cast(keep, mask.dtype)
@@ -240,7 +248,8 @@ class TwoTowerRecommender(keras.Model):
         Returns:
             float32 `[n, embedding_dim]`.
         """
-        return self.text_projection(text_features)
+        return self.text_projection(tf.cast(text_features,
+                                            self.compute_dtype))
 
     # --- user tower -------------------------------------------------------
 
@@ -303,7 +312,8 @@ class TwoTowerRecommender(keras.Model):
         """
         items = self.item_vectors()
         users = self.user_vectors(inputs, items, training=training)
-        return tf.matmul(users[:, -1, :], items, transpose_b=True)
+        return tf.cast(tf.matmul(users[:, -1, :], items, transpose_b=True),
+                       tf.float32)
 
     # --- training ---------------------------------------------------------
 
@@ -339,7 +349,8 @@ class TwoTowerRecommender(keras.Model):
         queries = tf.boolean_mask(users, valid)       # [P, d]
         positives = tf.boolean_mask(targets, valid)   # [P]
         if self.negatives == "catalogue":
-            logits = tf.matmul(queries, items, transpose_b=True)
+            logits = tf.cast(tf.matmul(queries, items, transpose_b=True),
+                             tf.float32)
             logits = logits / self.temperature
             allowed = tf.logical_and(self.item_trained > 0,
                                      tf.range(self.num_items + 1) > 0)
@@ -348,7 +359,8 @@ class TwoTowerRecommender(keras.Model):
                 positives, logits)
         else:
             candidates = tf.gather(items, positives)
-            scores = tf.matmul(queries, candidates, transpose_b=True)
+            scores = tf.cast(tf.matmul(queries, candidates,
+                                       transpose_b=True), tf.float32)
             log_q = (tf.gather(self.item_log_q, positives)
                      if self.logq_correction else None)
             loss = in_batch_softmax_loss(scores, positives, log_q,
@@ -392,6 +404,28 @@ class TwoTowerRecommender(keras.Model):
         if not self.built:
             self.build()
         return None
+
+    def training_callbacks(self):
+        """Callbacks the shared trainer runs before its own: with a
+        fine-tuned encoder, `RefreshItemFeatures`."""
+        if self.encoder_items_per_step:
+            return [RefreshItemFeatures()]
+        return []
+
+    def refresh_item_text_features(self, batch_size=128):
+        """Re-encodes every item text with the current encoder into the
+        cache `item_text_features`.
+
+        Raises:
+            ValueError: the model has no encoder or no item texts.
+        """
+        from tfllm.retrieval.embedding import embed_texts
+
+        if self.item_encoder is None or not self.item_texts:
+            raise ValueError("refreshing needs item_encoder and item_texts")
+        features = embed_texts(self.item_encoder, self.item_texts, batch_size)
+        self.set_item_text_features(np.concatenate(
+            [np.zeros((1, features.shape[1]), np.float32), features]))
 
     # --- state set from the training data -------------------------------
 
@@ -458,8 +492,29 @@ class TwoTowerRecommender(keras.Model):
         config = dict(config)
         if config.get("item_encoder") is not None:
             # Registers SentenceEncoder (and its preprocessor) with Keras.
-            import tfllm.retrieval.contrastive  # noqa: F401
+            importlib.import_module("tfllm.retrieval.contrastive")
 
             config["item_encoder"] = keras.saving.deserialize_keras_object(
                 config["item_encoder"])
         return cls(**config)
+
+
+class RefreshItemFeatures(keras.callbacks.Callback):
+    """Re-encodes the whole catalogue at every epoch end while the encoder
+    is fine-tuned, before the epoch is evaluated.
+
+    Training steps refresh only the rows of the items they re-encode; items
+    that are never a training positive (cold-start items) would otherwise
+    keep the outputs of the encoder as it was before fine-tuning.
+
+    Args:
+        every_epochs: int. Refresh every this many epochs. Default 1.
+    """
+
+    def __init__(self, every_epochs=1):
+        super().__init__()
+        self.every_epochs = max(1, int(every_epochs))
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every_epochs == 0:
+            self.model.refresh_item_text_features()

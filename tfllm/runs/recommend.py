@@ -113,8 +113,11 @@ def train_recommender(data, config, run, training, peft_args=None):
     from tfllm.peft.options import apply_from_args
     from tfllm.runs.summary import write_run_summary
 
+    from tfllm.training.precision import set_precision
+
     start = time.perf_counter()
     keras.utils.set_random_seed(training.seed)
+    set_precision(training.precision)  # before the model is built
     dataset, split = load_data(data)
     run_dir = pathlib.Path(run.output_dir) / (
         run.run_name or time.strftime("recommender-%Y%m%d-%H%M%S"))

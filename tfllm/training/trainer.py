@@ -310,7 +310,10 @@ def train(model, encoded, config, run_dir, evaluate_fn, monitor, loss,
         run_dir, config.checkpoint_every_steps, config.keep_checkpoints,
         global_step,
     )
-    callbacks = [checkpoints, evaluation]
+    # Model-specific work between steps and evaluation (the recommender's
+    # refresh of its cached item encodings) runs first.
+    callbacks = list(getattr(model, "training_callbacks", list)())
+    callbacks += [checkpoints, evaluation]
     if "tensorboard" in report_to:
         callbacks.append(TensorBoard(
             log_dir=str(run_dir), update_freq=50, write_graph=False))
