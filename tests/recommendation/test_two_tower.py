@@ -316,3 +316,36 @@ def test_mixed_bfloat16_losses_and_scores_are_float32(tower):
         assert model(inputs).dtype == tf.float32
     finally:
         keras.config.set_dtype_policy(previous)
+
+
+def test_item_bias_is_a_column_of_the_dot_product():
+    """With `item_bias`, each score is the user·item product plus the
+    item's bias (text bias + id bias), kept as one more column so that
+    scores stay dot products; a cold item's bias comes from text alone."""
+    rng = np.random.default_rng(0)
+    model = TwoTowerRecommender(12, 3, 8, "mean", 4, text_feature_dim=5,
+                                item_bias=True, dropout=0.0)
+    model.build()
+    model.set_item_statistics(np.ones(13, int), cold_items=[4])
+    features = rng.random((13, 5)).astype("float32")
+    model.set_item_text_features(features)
+    model.item_id_bias.embeddings.assign(rng.random((13, 1)) - 0.5)
+    items = model.item_vectors().numpy()
+    assert items.shape == (13, 9)
+    text_bias = model.text_bias(features).numpy()[:, 0]
+    id_bias = model.item_id_bias.embeddings.numpy()[:, 0]
+    expected_bias = text_bias + id_bias * model.item_id_mask.numpy()
+    np.testing.assert_allclose(items[:, 8], expected_bias, rtol=1e-5,
+                               atol=1e-6)
+    # cold item 4: text only, the same as a new item with its features
+    np.testing.assert_allclose(
+        model.text_item_vectors(features[4:5]).numpy()[0], items[4],
+        rtol=1e-5, atol=1e-6)
+    inputs = {"history": np.array([[0, 1, 2, 3]], np.int32),
+              "users": np.array([0], np.int32)}
+    users = model.user_vectors(inputs).numpy()[:, -1, :]
+    assert users[0, 8] == 1.0
+    scores = model(inputs).numpy()[0]
+    np.testing.assert_allclose(
+        scores, items[:, :8] @ users[0, :8] + expected_bias, rtol=1e-5,
+        atol=1e-5)

@@ -70,6 +70,10 @@ class RecommenderConfig:
     text_hidden_dim: int = _help(
         "width of a GELU layer between the encoder output and the item "
         "vector (0: linear projection)", 0)
+    item_bias: bool = _help(
+        "add a per-item bias (from the item's text and id) to every score, "
+        "so text can carry an item's general appeal (helps cold-start "
+        "items)", False)
     negatives: str = _help(
         "catalogue (softmax over every training item) or in_batch (the "
         "batch's positives, logQ-corrected)", "catalogue")
@@ -196,7 +200,8 @@ class Recommender:
             temperature=config.temperature,
             user_feature_vocab_sizes=sizes,
             item_id_dropout=config.item_id_dropout,
-            text_hidden_dim=config.text_hidden_dim)
+            text_hidden_dim=config.text_hidden_dim,
+            item_bias=config.item_bias)
         model.build()
         if text:
             model.set_item_text_features(features)

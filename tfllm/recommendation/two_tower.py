@@ -83,6 +83,12 @@ class TwoTowerRecommender(keras.Model):
         text_hidden_dim: int. Width of a GELU hidden layer between the
             encoder output and the item vector (0: a linear projection).
             Default 0.
+        item_bias: bool. Add a per-item bias to every score, from the
+            item's text (and its id when it has one): the item table gets
+            one more column holding the bias and user vectors a constant 1
+            there, so scores stay dot products (serving and vector indexes
+            are unchanged). It lets text carry an item's general appeal
+            apart from who likes it. Default False.
 
     Raises:
         ValueError: an unknown `user_tower` or `negatives`, or `"id"` with
@@ -96,7 +102,7 @@ class TwoTowerRecommender(keras.Model):
                  encoder_items_per_step=0, negatives="catalogue",
                  logq_correction=True, temperature=1.0,
                  user_feature_vocab_sizes=(), item_id_dropout=0.0,
-                 text_hidden_dim=0, **kwargs):
+                 text_hidden_dim=0, item_bias=False, **kwargs):
         super().__init__(**kwargs)
         if user_tower not in USER_TOWERS:
             raise ValueError(f"user_tower must be one of {USER_TOWERS}, got "
@@ -129,6 +135,7 @@ class TwoTowerRecommender(keras.Model):
         self.temperature = float(temperature)
         self.item_id_dropout = float(item_id_dropout)
         self.text_hidden_dim = int(text_hidden_dim)
+        self.item_bias = bool(item_bias)
         self.user_feature_vocab_sizes = [int(v) for v in
                                          user_feature_vocab_sizes]
         rows = self.num_items + 1
@@ -145,6 +152,12 @@ class TwoTowerRecommender(keras.Model):
                     text_hidden_dim, activation="gelu", name="text_hidden"))
             self.text_projection = keras.Sequential(
                 layers, name="text_projection")
+        self.text_bias = (keras.layers.Dense(1, name="text_bias")
+                          if item_bias and text_feature_dim else None)
+        self.item_id_bias = (
+            keras.layers.Embedding(rows, 1, embeddings_initializer="zeros",
+                                   name="item_id_bias")
+            if item_bias and use_item_ids else None)
         # === User tower ===
         if user_tower == "id":
             self.user_id_embedding = keras.layers.Embedding(
@@ -196,6 +209,10 @@ class TwoTowerRecommender(keras.Model):
             self.item_id_embedding.build((None,))
         if self.text_projection is not None:
             self.text_projection.build((None, self.text_feature_dim))
+        if self.text_bias is not None:
+            self.text_bias.build((None, self.text_feature_dim))
+        if self.item_id_bias is not None:
+            self.item_id_bias.build((None,))
         if self.user_tower == "id":
             self.user_id_embedding.build((None,))
         else:
@@ -237,6 +254,14 @@ class TwoTowerRecommender(keras.Model):
                 keep = tf.random.uniform(tf.shape(mask)) >= self.item_id_dropout
                 mask = mask * tf.cast(keep, mask.dtype)
             vectors = vectors + ids * mask[:, None]
+        if self.item_bias:
+            bias = 0.0
+            if self.text_bias is not None:
+                bias = self.text_bias(tf.cast(features, dtype))
+            if self.item_id_bias is not None:
+                bias = bias + tf.cast(self.item_id_bias.embeddings,
+                                      dtype) * mask[:, None]
+            vectors = tf.concat([vectors, bias], axis=-1)
         return vectors
 
     def text_item_vectors(self, text_features):
@@ -248,8 +273,11 @@ class TwoTowerRecommender(keras.Model):
         Returns:
             float32 `[n, embedding_dim]`.
         """
-        return self.text_projection(tf.cast(text_features,
-                                            self.compute_dtype))
+        features = tf.cast(text_features, self.compute_dtype)
+        vectors = self.text_projection(features)
+        if self.item_bias:
+            vectors = tf.concat([vectors, self.text_bias(features)], axis=-1)
+        return vectors
 
     # --- user tower -------------------------------------------------------
 
@@ -275,8 +303,10 @@ class TwoTowerRecommender(keras.Model):
             for i, layer in enumerate(self.user_feature_embeddings):
                 extra = extra + layer(features[:, i])
         if self.user_tower == "id":
-            return (self.user_id_embedding(users) + extra)[:, None, :]
+            return self._with_bias_column(
+                (self.user_id_embedding(users) + extra)[:, None, :])
         history = tf.cast(inputs["history"], tf.int32)
+        items = items[:, :self.embedding_dim]  # without the bias column
         mask = tf.cast(history > 0, items.dtype)[..., None]
         x = tf.gather(items, history) * mask
         if self.user_tower == "mean":
@@ -302,7 +332,14 @@ class TwoTowerRecommender(keras.Model):
         x = self.user_norm(x)
         if self.user_feature_embeddings:
             x = x + extra[:, None, :]
-        return x
+        return self._with_bias_column(x)
+
+    def _with_bias_column(self, users):
+        """Appends the constant 1 that multiplies the items' bias column."""
+        if not self.item_bias:
+            return users
+        ones = tf.ones_like(users[..., :1])
+        return tf.concat([users, ones], axis=-1)
 
     def call(self, inputs, training=False):
         """Scores of every item for the user after their whole history.
@@ -483,6 +520,7 @@ class TwoTowerRecommender(keras.Model):
             "temperature": self.temperature,
             "item_id_dropout": self.item_id_dropout,
             "text_hidden_dim": self.text_hidden_dim,
+            "item_bias": self.item_bias,
             "user_feature_vocab_sizes": self.user_feature_vocab_sizes,
         })
         return config
