@@ -70,7 +70,8 @@ def test_split_is_the_one_described():
 def test_evaluate_scores_by_hand():
     split = leave_last_out_split(make_dataset(SEQUENCES))
     score_fn = fixed_scores(SCORES)
-    result = evaluate_scores(score_fn, split, "test", ks=(1, 2, 4))
+    result = evaluate_scores(score_fn, split, "test", ks=(1, 2, 4),
+                             tie_break="index")
     assert score_fn.calls == [([0, 1, 2], [[1, 2, 3], [1, 5], [2, 1, 5]])]
     expected = {
         "recall@1": 1 / 3, "ndcg@1": 1 / 3,
@@ -83,11 +84,13 @@ def test_evaluate_scores_by_hand():
         assert result[key] == pytest.approx(value, abs=1e-12), key
     # Batching does not change anything.
     one_by_one = evaluate_scores(fixed_scores(SCORES), split, "test",
-                                 ks=(1, 2, 4), batch_size=1)
+                                 ks=(1, 2, 4), batch_size=1,
+                                 tie_break="index")
     assert one_by_one == pytest.approx(result)
     # A subset of users.
     subset = evaluate_scores(fixed_scores(SCORES), split, "test",
-                             ks=(1, 2), users=np.array([1, 2]))
+                             ks=(1, 2), users=np.array([1, 2]),
+                             tie_break="index")
     assert subset["users"] == 2
     assert subset["recall@1"] == pytest.approx(1 / 2)
     assert subset["ndcg@2"] == pytest.approx(ndcg(0) / 2)
@@ -98,7 +101,7 @@ def test_coverage_counts_only_rankable_items():
     # top 10 may contain it: coverage@10 is {2, 3, 4, 5, 6} / 6.
     split = leave_last_out_split(make_dataset(SEQUENCES))
     result = evaluate_scores(fixed_scores(SCORES), split, "test",
-                             ks=(10, 50))
+                             ks=(10, 50), tie_break="index")
     assert result["recall@10"] == 1.0
     assert result["ndcg@10"] == pytest.approx(
         (ndcg(1) + ndcg(3) + ndcg(0)) / 3)
@@ -161,7 +164,8 @@ def test_cold_stage_ranks_among_cold_items():
     split = cold_split()
     assert split.eval_users("cold").tolist() == [0, 2]
     score_fn = fixed_scores(COLD_SCORES)
-    result = evaluate_scores(score_fn, split, "cold", ks=(1, 2))
+    result = evaluate_scores(score_fn, split, "cold", ks=(1, 2),
+                             tie_break="index")
     # Histories of the cold stage: the training items.
     assert score_fn.calls == [([0, 2], [[1, 2], [2]])]
     ideal_two = ndcg(0) + ndcg(1)
@@ -193,3 +197,25 @@ def test_errors():
         evaluate_scores(lambda u, h: np.zeros((len(u), 6)), split)
     with pytest.raises(TypeError, match="LeaveLastOutSplit"):
         evaluate_scores(fixed_scores(SCORES), object())
+
+
+def test_a_constant_scorer_scores_like_random_ranking():
+    """Ties are broken in a seeded random order by default: a scorer that
+    cannot tell items apart gets the random-ranking value, not a bonus
+    for targets with low item ids (in MovieLens the popular films). Here
+    every user's target is item 1 or 2 of 200: by item index a constant
+    scorer would find all of them in its top 2."""
+    rng = np.random.default_rng(0)
+    sequences = [list(rng.choice(np.arange(3, 201), 5, replace=False))
+                 + [1 + u % 2] for u in range(400)]
+    split = leave_last_out_split(make_dataset(sequences, 200))
+    constant = lambda users, histories: np.zeros((len(users), 201))
+    by_index = evaluate_scores(constant, split, "test", ks=(2, 10),
+                               tie_break="index")
+    assert by_index["recall@2"] == 1.0
+    fair = evaluate_scores(constant, split, "test", ks=(2, 10))
+    # random: 10 of the ~195 unseen items -> about 0.05; 400 users
+    assert fair["recall@10"] == pytest.approx(10 / 195, abs=0.03)
+    assert fair == evaluate_scores(constant, split, "test", ks=(2, 10))
+    with pytest.raises(ValueError, match="tie_break"):
+        evaluate_scores(constant, split, "test", tie_break="lowest")

@@ -309,13 +309,35 @@ class Recommender:
             history_batch(histories, self.model.max_history),
             np.asarray(users, np.int32)).numpy()
 
-    def evaluate(self, split, stage="test", ks=(10, 50)):
-        """Full-catalogue Recall@k, NDCG@k and coverage@10 at `stage`
-        (`tfllm.recommendation.metrics.evaluate_scores`)."""
+    def evaluate(self, split, stage="test", ks=(10, 50), tie_break="random"):
+        """Full-catalogue Recall@k, NDCG@k and coverage@k at `stage`.
+
+        Args:
+            split: `LeaveLastOutSplit`.
+            stage: str. `"valid"`, `"test"` or `"cold"` (a cold-start split).
+            ks: tuple of int. Cut-offs; coverage is reported for the first.
+            tie_break: str. `"random"` (seeded per user) or `"index"`.
+
+        Returns:
+            dict of float (`users`: int); see
+            `tfllm.recommendation.metrics.evaluate_scores`.
+
+        Raises:
+            UserInputError: an unknown stage, or `"cold"` on a split without
+                cold items.
+        """
         from tfllm.recommendation.metrics import evaluate_scores
 
-        return {k: float(v) for k, v in evaluate_scores(
-            self.score_fn, split, stage, ks).items()}
+        if stage not in ("valid", "test", "cold"):
+            raise UserInputError(f"stage must be valid, test or cold, got "
+                                 f"{stage!r}")
+        if stage == "cold" and split.cold_items is None:
+            raise UserInputError(
+                "the cold stage needs a cold-start split (a run trained "
+                "with --cold-start)")
+        return {k: (int(v) if k == "users" else float(v))
+                for k, v in evaluate_scores(self.score_fn, split, stage, ks,
+                                            tie_break=tie_break).items()}
 
     def recommend(self, user=None, history=None, k=10, exclude_seen=True):
         """Top-`k` items for a known user or a history of raw item ids.

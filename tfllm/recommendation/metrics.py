@@ -3,9 +3,14 @@
 Every target is ranked against the whole catalogue (or, for the cold-start
 evaluation, against all cold items), never against sampled negatives
 (Krichene & Rendle, KDD 2020). Items the user has already interacted with
-are excluded, except the target itself. Ties are broken by item index
-(a stable sort of the negated scores), so a constant scorer ranks items in
-catalogue order and results are reproducible.
+are excluded, except the target itself.
+
+Ties are broken by a seeded random order of the items (`tie_break=
+"random"`, the default of `evaluate_scores`), so a model that cannot tell
+items apart (a constant score, an id-only model on items it never saw)
+scores what random ranking does, and results are reproducible. Breaking
+ties by item index instead (`tie_break="index"`) would reward such a model
+whenever the catalogue's low ids happen to be popular, as in MovieLens.
 """
 
 import numpy as np
@@ -13,39 +18,81 @@ import numpy as np
 from tfllm.recommendation.split import LeaveLastOutSplit
 
 
-def topk_items(scores, k):
+TIE_BREAKS = ("random", "index")
+
+
+def tie_keys(num_columns, users, tie_break="random", seed=0):
+    """The order in which equal scores are ranked, lower key first.
+
+    Args:
+        num_columns: int. Items + 1 (column 0, the padding).
+        users: int array `[batch]`. The rows' user indices.
+        tie_break: str. `"random"`: for each user a permutation seeded by
+            `(seed, user)` (the same user always gets the same order, and
+            no item is favoured across users); `"index"`: the item index.
+        seed: int. Default 0.
+
+    Returns:
+        int array `[batch, num_columns]`.
+
+    Raises:
+        ValueError: an unknown `tie_break`.
+    """
+    if tie_break == "index":
+        return np.broadcast_to(np.arange(num_columns),
+                               (len(users), num_columns))
+    if tie_break != "random":
+        raise ValueError(f"tie_break must be one of {TIE_BREAKS}, got "
+                         f"{tie_break!r}")
+    return np.stack([np.random.default_rng([seed, int(u)]).permutation(
+        num_columns) for u in users]) if len(users) else np.zeros(
+            (0, num_columns), int)
+
+
+def topk_items(scores, k, keys=None):
     """Item indices of the `k` best scores per row, best first.
 
     Args:
         scores: float array `[batch, num_items + 1]`; excluded items hold
             `-inf`.
         k: int.
+        keys: int array `[batch, num_items + 1]` (or `[num_items + 1]`)
+            or None. Tie order (`tie_keys`); None: ties go to the lower
+            item index.
 
     Returns:
-        int32 array `[batch, k]`; ties go to the lower item index.
+        int32 array `[batch, k]`.
     """
-    order = np.argsort(-scores, axis=1, kind="stable")
+    if keys is None:
+        order = np.argsort(-scores, axis=1, kind="stable")
+    else:
+        order = np.lexsort((np.broadcast_to(keys, scores.shape), -scores),
+                           axis=-1)
     return order[:, :k].astype(np.int32)
 
 
-def target_ranks(scores, targets):
+def target_ranks(scores, targets, keys=None):
     """0-based rank of each target among the items of its row.
 
     The rank counts the items with a higher score, plus those with an equal
-    score and a lower index (the order of `topk_items`).
+    score that come first in the tie order (the order of `topk_items`).
 
     Args:
         scores: float array `[batch, num_items + 1]`.
         targets: int array `[batch]`.
+        keys: as `topk_items`.
 
     Returns:
         int64 array `[batch]`.
     """
     rows = np.arange(len(targets))
     target_scores = scores[rows, targets][:, None]
-    index = np.arange(scores.shape[1])[None, :]
+    index = np.broadcast_to(
+        np.arange(scores.shape[1]) if keys is None else np.asarray(keys),
+        scores.shape)
+    target_keys = index[rows, np.asarray(targets)][:, None]
     above = (scores > target_scores) | (
-        (scores == target_scores) & (index < np.asarray(targets)[:, None]))
+        (scores == target_scores) & (index < target_keys))
     return above.sum(axis=1)
 
 
@@ -79,7 +126,7 @@ def mask_scores(scores, histories, targets=None, candidates=None):
 
 
 def evaluate_scores(score_fn, split, stage="test", ks=(10, 50),
-                    batch_size=256, users=None):
+                    batch_size=256, users=None, tie_break="random"):
     """Ranks every evaluated user's target(s) and averages the metrics.
 
     Args:
@@ -93,6 +140,8 @@ def evaluate_scores(score_fn, split, stage="test", ks=(10, 50),
         ks: tuple of int. Cut-offs.
         batch_size: int. Users scored per call.
         users: int array or None. Subset of the evaluated users.
+        tie_break: str. `"random"` (default: equal scores in a seeded random
+            order) or `"index"` (lower item index first).
 
     Returns:
         dict: `recall@k` and `ndcg@k` for every k (means over users, in
@@ -107,6 +156,9 @@ def evaluate_scores(score_fn, split, stage="test", ks=(10, 50),
     if users is None:
         users = split.eval_users(stage)
     candidates = split.cold_items if stage == "cold" else None
+    if tie_break not in TIE_BREAKS:
+        raise ValueError(f"tie_break must be one of {TIE_BREAKS}, got "
+                         f"{tie_break!r}")
     catalogue = (len(candidates) if candidates is not None
                  else split.num_items)
     top = max(ks)
@@ -122,7 +174,8 @@ def evaluate_scores(score_fn, split, stage="test", ks=(10, 50),
                 f"score_fn returned shape {scores.shape}, expected "
                 f"{(len(batch), split.num_items + 1)}")
         scores = mask_scores(scores, histories, targets, candidates)
-        best = topk_items(scores, top)
+        keys = tie_keys(scores.shape[1], batch, tie_break)
+        best = topk_items(scores, top, keys)
         # Only ranked items count: when fewer than ks[0] items are left,
         # the top k also holds excluded (-inf) ones.
         shown = best[:, :ks[0]]

@@ -374,10 +374,13 @@ def read_interactions(
     - Users (optional): `user_col` plus categorical features.
 
     Args:
-        interactions_path, items_path: str or path.
+        interactions_path: str or path. The interactions file.
+        items_path: str or path. The items file.
         users_path: str, path or None.
-        user_col, item_col: str. Id columns; the items file uses
-            `item_col` and the users file `user_col` too.
+        user_col: str. User id column (of the interactions and users
+            files). Default `"user_id"`.
+        item_col: str. Item id column (of the interactions and items
+            files). Default `"item_id"`.
         time_col: str or None. Default `"timestamp"`.
         rating_col: str or None. Default `"rating"`.
         text_fields: list of str or None. Item columns for `item_text`.

@@ -57,7 +57,8 @@ class TwoTowerRecommender(keras.Model):
             history), `"mean"` (running mean of the history's item vectors)
             or `"id"` (a user-id embedding). Default `"attention"`.
         max_history: int. Items of history the user tower reads. Default 50.
-        num_layers, num_heads: int. Attention user tower size. Default 2, 1.
+        num_layers: int. Self-attention blocks of the user tower. Default 2.
+        num_heads: int. Attention heads per block. Default 1.
         dropout: float. Dropout of the user tower. Default 0.2.
         use_item_ids: bool. Add an item-id embedding to the item vector.
             Default True.
