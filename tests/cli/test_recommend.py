@@ -82,15 +82,25 @@ def test_recommend_needs_a_run_folder():
 
 def test_export_serves_the_same_top_items(tmp_path):
     """The exported SavedModel, loaded with plain TensorFlow, ranks like
-    `recommend` for a history of raw item ids."""
+    `recommend` for a history of raw item ids; an id-only model, whose
+    user tower cannot read a history, is refused."""
+    import sys
+
     import tensorflow as tf
 
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).parents[1]))
+    from tiny_faq import tiny_encoder
+
     interactions, items = _write(tmp_path)
-    run = main(["train", "--interactions-file", str(interactions),
-                "--items-file", str(items), "--model", "id-two-tower",
-                "--embedding-dim", "8", "--epochs", "1", "--batch-size", "16",
-                "--output-dir", str(tmp_path), "--run-name", "ids",
-                "--report-to", "none"])
+    (tmp_path / "encoder").mkdir()
+    tiny_encoder().save(tmp_path / "encoder" / "model.keras")
+    common = ["--interactions-file", str(interactions), "--items-file",
+              str(items), "--embedding-dim", "8", "--epochs", "1",
+              "--batch-size", "16", "--output-dir", str(tmp_path),
+              "--report-to", "none"]
+    run = main(["train", *common, "--model", "text-two-tower",
+                "--backbone", str(tmp_path / "encoder"), "--user-tower",
+                "mean", "--run-name", "text"])
     path = main(["export", "--run", str(run), "--export-dir",
                  str(tmp_path / "export"), "--k", "4"])
     serve = tf.saved_model.load(str(path)).signatures["serving_default"]
@@ -102,3 +112,39 @@ def test_export_serves_the_same_top_items(tmp_path):
     rec, _, _ = load_run(run)
     expected = rec.recommend(history=["i3", "i5"], k=4)
     assert served == [r["item_id"] for r in expected]
+
+    ids = main(["train", *common, "--model", "id-two-tower",
+                "--run-name", "ids"])
+    with pytest.raises(UserInputError, match="user-id embedding"):
+        main(["export", "--run", str(ids)])
+    with pytest.raises(UserInputError, match="user-id embedding"):
+        main(["recommend", "--run", str(ids), "--items", "i3,i5"])
+
+
+def test_bad_choices_stop_before_the_data_is_read(tmp_path):
+    with pytest.raises(UserInputError, match="negatives must be one of"):
+        main(["train", "--negatives", "inbatch", "--output-dir",
+              str(tmp_path), "--run-name", "x"])
+    assert not (tmp_path / "x").exists()
+
+
+def test_skipped_rows_are_counted_and_listed(tmp_path, capsys):
+    interactions, items = _write(tmp_path, bad_item=True)
+    run = main(["train", "--interactions-file", str(interactions),
+                "--items-file", str(items), "--model", "popularity",
+                "--skip-bad-rows", "--output-dir", str(tmp_path),
+                "--run-name", "skip"])
+    assert "skipped 1 bad rows" in capsys.readouterr().out
+    listed = json.loads((run / "skipped_rows.json").read_text())
+    assert listed["rows"][0]["line"] == 50
+    assert json.loads((run / "summary.json").read_text())["skipped_rows"] == 1
+
+
+def test_resuming_with_other_settings_is_refused(tmp_path):
+    interactions, items = _write(tmp_path)
+    args = ["train", "--interactions-file", str(interactions),
+            "--items-file", str(items), "--model", "popularity",
+            "--output-dir", str(tmp_path), "--run-name", "pop"]
+    main(args)
+    with pytest.raises(UserInputError, match="embedding_dim: 64 -> 32"):
+        main(args + ["--embedding-dim", "32"])

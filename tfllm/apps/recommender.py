@@ -100,6 +100,35 @@ class RecommenderTrainingConfig(TrainingConfig):
     warmup_ratio: float = 0.05
 
 
+def check_config(config):
+    """Checks the choices of a `RecommenderConfig` before any data is read;
+    returns it with the settings the model really uses (an id two-tower has
+    an id user tower and in-batch negatives, whatever else was given).
+
+    Raises:
+        UserInputError: an unknown model, user tower or negatives, or a
+            size below 1.
+    """
+    from tfllm.recommendation.two_tower import NEGATIVES
+    from tfllm.recommendation.two_tower import USER_TOWERS
+
+    for name, value, allowed in (("model", config.model, MODELS),
+                                 ("user_tower", config.user_tower,
+                                  USER_TOWERS),
+                                 ("negatives", config.negatives, NEGATIVES)):
+        if value not in allowed:
+            raise UserInputError(
+                f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+    for name in ("embedding_dim", "max_history", "text_max_length"):
+        if getattr(config, name) < 1:
+            raise UserInputError(f"{name} must be at least 1, got "
+                                 f"{getattr(config, name)}")
+    if config.model == "id-two-tower":
+        config = dataclasses.replace(config, user_tower="id",
+                                     negatives="in_batch")
+    return config
+
+
 def _user_feature_table(dataset):
     """int32 `[num_users + 1, F]` codes (0: unknown; last row: an unknown
     user) and the vocabulary size of each column."""
@@ -160,10 +189,8 @@ class Recommender:
             UserInputError: an unknown model or setting.
             BackboneNotAvailableError: the language model is not installed.
         """
-        config = replace_settings(config or RecommenderConfig(), overrides)
-        if config.model not in MODELS:
-            raise UserInputError(f"model must be one of {', '.join(MODELS)}, "
-                                 f"got {config.model!r}")
+        config = check_config(
+            replace_settings(config or RecommenderConfig(), overrides))
         rec = cls(dataset, config)
         if config.model == "popularity":
             return rec
@@ -361,6 +388,15 @@ class Recommender:
         data = self.dataset
         if user is None and history is None:
             raise UserInputError("give a user id or a history of item ids")
+        if k < 1:
+            raise UserInputError(f"k must be at least 1, got {k}")
+        if (history is not None and user is None and self.model is not None
+                and self.model.user_tower == "id"):
+            raise UserInputError(
+                "this model's user tower is a user-id embedding: it cannot "
+                "recommend from a list of items alone; give a user id, or "
+                "train --model text-two-tower (its user tower reads the "
+                "history)")
         index = data.num_users
         items = []
         if user is not None:
@@ -407,6 +443,11 @@ class Recommender:
 
         if self.model is None:
             raise UserInputError("the popularity model has nothing to export")
+        if self.model.user_tower == "id":
+            raise UserInputError(
+                "the SavedModel takes a user's recent item ids, and this "
+                "model's user tower is a user-id embedding that cannot read "
+                "them: export a --model text-two-tower run")
         data = self.dataset
         titles = [data.item_title(i + 1) for i in range(data.num_items)]
         return export_recommender(self.model, data.item_ids, titles,

@@ -71,15 +71,8 @@ class ExportArgs:
 
 
 def export(folder, args):
-    from tfllm.export.recommender_serving import export_recommender
-    rec, dataset, _ = _load(folder)
-    if rec.model is None:
-        from tfllm.data.errors import UserInputError
-
-        raise UserInputError("the popularity model has nothing to export")
-    titles = [dataset.item_title(i + 1) for i in range(dataset.num_items)]
-    path = export_recommender(rec.model, dataset.item_ids, titles,
-                              args.export_dir, k=args.k)
+    rec, _, _ = _load(folder)
+    path = rec.export(args.export_dir, k=args.k)
     print(f"exported the recommender SavedModel to {path}")
     return path
 

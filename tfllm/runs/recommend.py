@@ -71,7 +71,11 @@ def load_data(data):
         dataset = load_recommendation_dataset(
             data.dataset, data.data_dir, skip_bad_rows=data.skip_bad_rows)
     if dataset.skipped:
-        print(f"skipped rows: {json.dumps(dataset.skipped)[:500]}")
+        per_file = dataset.skipped.get("per_file", {})
+        print(f"skipped {dataset.skipped.get('skipped_rows', 0)} bad rows ("
+              + ", ".join(f"{path}: {count}" for path, count
+                          in per_file.items())
+              + "); the list is in the run folder's skipped_rows.json")
     if data.cold_start:
         split = cold_start_split(dataset, data.cold_fraction, data.cold_seed)
     else:
@@ -82,6 +86,49 @@ def load_data(data):
           + (f", {len(split.cold_items)} cold items held out"
              if split.cold_items is not None else ""))
     return dataset, split
+
+
+def _absolute_paths(data):
+    """`data` with its file and folder paths made absolute."""
+    changes = {}
+    for name in ("data_dir", "interactions_file", "items_file",
+                 "users_file"):
+        value = getattr(data, name)
+        if value:
+            changes[name] = str(pathlib.Path(value).resolve())
+    if data.dataset and pathlib.Path(data.dataset).exists():
+        changes["dataset"] = str(pathlib.Path(data.dataset).resolve())
+    return dataclasses.replace(data, **changes)
+
+
+def _check_resume(run_dir, data, config):
+    """Refuses to resume a run folder with other data or model settings
+    (the checkpoint holds the old model; its settings would be recorded
+    wrongly).
+
+    Raises:
+        UserInputError: a setting differs; the message lists them.
+    """
+    from tfllm.apps.recommender import RecommenderConfig
+    from tfllm.apps.recommender import RecommenderTrainingConfig
+    from tfllm.config import load_config
+    from tfllm.data.errors import UserInputError
+    from tfllm.peft.options import PeftArgs
+
+    saved_file = run_dir / "config.yaml"
+    if not saved_file.is_file():
+        return
+    saved = load_config(saved_file, [RecommenderData, RecommenderConfig,
+                                     RecommenderRun,
+                                     RecommenderTrainingConfig, PeftArgs])
+    differ = [f"{f.name}: {saved[f.name]!r} -> {getattr(c, f.name)!r}"
+              for c in (data, config) for f in dataclasses.fields(c)
+              if f.name in saved and saved[f.name] != getattr(c, f.name)]
+    if differ:
+        raise UserInputError(
+            f"{run_dir} holds a run with other settings ({'; '.join(differ)});"
+            " resume it with its own settings (--config "
+            f"{saved_file}) or give another --run-name")
 
 
 def evaluate_all(rec, split):
@@ -109,6 +156,7 @@ def train_recommender(data, config, run, training, peft_args=None):
     import keras
 
     from tfllm.apps.recommender import Recommender
+    from tfllm.apps.recommender import check_config
     from tfllm.config import save_config
     from tfllm.peft.options import apply_from_args
     from tfllm.runs.summary import write_run_summary
@@ -116,14 +164,20 @@ def train_recommender(data, config, run, training, peft_args=None):
     from tfllm.training.precision import set_precision
 
     start = time.perf_counter()
+    config = check_config(config)  # before any data is read
+    data = _absolute_paths(data)   # the run folder works from anywhere
+    run_dir = pathlib.Path(run.output_dir) / (
+        run.run_name or time.strftime("recommender-%Y%m%d-%H%M%S"))
+    _check_resume(run_dir, data, config)
     keras.utils.set_random_seed(training.seed)
     set_precision(training.precision)  # before the model is built
     dataset, split = load_data(data)
-    run_dir = pathlib.Path(run.output_dir) / (
-        run.run_name or time.strftime("recommender-%Y%m%d-%H%M%S"))
     run_dir.mkdir(parents=True, exist_ok=True)
     save_config(run_dir / "config.yaml", data, config, run, training,
                 *([peft_args] if peft_args is not None else []))
+    if dataset.skipped:
+        (run_dir / "skipped_rows.json").write_text(
+            json.dumps(dataset.skipped, indent=2) + "\n")
     rec = Recommender.from_dataset(dataset, config, split)
     peft_summary = {}
     if peft_args is not None and peft_args.peft:
@@ -146,6 +200,7 @@ def train_recommender(data, config, run, training, peft_args=None):
 
     write_run_summary(run_dir, flat, history, _Count, start,
                       {"model": config.model, "peft": peft_summary or None,
+                       "skipped_rows": dataset.skipped.get("skipped_rows", 0),
                        "throughput_unit": "training interactions"})
     return run_dir
 
