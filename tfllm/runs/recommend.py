@@ -200,8 +200,8 @@ def train_recommender(data, config, run, training, peft_args=None):
 
     write_run_summary(run_dir, flat, history, _Count, start,
                       {"model": config.model, "peft": peft_summary or None,
-                       "skipped_rows": dataset.skipped.get("skipped_rows", 0),
-                       "throughput_unit": "training interactions"})
+                       "skipped_rows": dataset.skipped.get("skipped_rows", 0)},
+                      unit="interactions")
     return run_dir
 
 

@@ -15,7 +15,8 @@ def mean_of(history, key):
     return sum(values) / len(values) if values else None
 
 
-def write_run_summary(run_dir, scores, history, encoded, start, extra=None):
+def write_run_summary(run_dir, scores, history, encoded, start, extra=None,
+                      unit=None):
     """Writes and prints `<run_dir>/summary.json`; returns it as a dict.
 
     Args:
@@ -28,6 +29,10 @@ def write_run_summary(run_dir, scores, history, encoded, start, extra=None):
             are the sub-tokens of one epoch).
         start: float. `time.perf_counter()` when the command started.
         extra: dict or None. Added last (dataset, PEFT figures...).
+        unit: str or None. What the training data counts when it is not
+            sub-tokens (the recommender: `"interactions"`); the throughput
+            keys are then `training_<unit>_per_epoch` and
+            `mean_training_<unit>_per_second`.
 
     Returns:
         dict: `scores`, then `epochs_this_process`,
@@ -40,9 +45,9 @@ def write_run_summary(run_dir, scores, history, encoded, start, extra=None):
     summary = {
         **scores,
         "epochs_this_process": len(epochs),
-        "training_subtokens_per_epoch": encoded.num_tokens,
+        f"training_{unit or 'subtokens'}_per_epoch": encoded.num_tokens,
         "mean_seconds_per_epoch": mean_of(epochs, "epoch_seconds"),
-        "mean_training_tokens_per_second": mean_of(
+        f"mean_training_{unit or 'tokens'}_per_second": mean_of(
             epochs, "train_tokens_per_second"),
         "peak_memory_mib": resource.getrusage(
             resource.RUSAGE_SELF).ru_maxrss / 1024,
