@@ -515,8 +515,9 @@ def load_recommendation_dataset(name_or_path, data_dir=None,
         raise DatasetNotFoundError(
             f"{path}: neither RecBole atomic files (<name>.inter, "
             "<name>.item) nor the GroupLens MovieLens files (u.data, u.item) "
-            "are in this folder; for CSV/TSV/JSONL files use "
-            "read_interactions")
+            "are in this folder; for CSV/TSV/JSONL files give "
+            "--interactions-file and --items-file (in Python: "
+            "read_interactions)")
     if (path.suffix == ".inter" and path.is_file()) or (
             path.with_name(path.name + ".inter").is_file()):
         return read_atomic(path, skip_bad_rows)
@@ -830,8 +831,9 @@ def _read_table(path, encoding, bad, required, what):
         raise DataFormatError(
             path, header_line, f"no column {', '.join(map(repr, missing))}; "
             f"the header has {columns}; expected {what} with a header row "
-            f"(separator {delimiter!r}; pass user_col=/item_col= to name the "
-            "id columns)")
+            f"(separator {delimiter!r}); rename the header's id columns to "
+            "user_id/item_id (in Python read_interactions also takes "
+            "user_col=/item_col=)")
 
     def rows():
         line = reader.line_num + 1
