@@ -1,0 +1,94 @@
+"""Checks a recommender SavedModel against the in-memory model, for every
+test user, in a process without tfllm.
+
+Usage:
+  python scripts/check_recommender_export.py --run runs/ml100k \
+      [--export-dir saved_models/recommender] [--k 10]
+
+The first process (with tfllm) loads the run folder, exports it, and writes
+each test user's query (their training items and validation item as raw
+ids, oldest first) with the in-memory model's top-k (`Recommender.
+recommend(history=...)`: the same unknown-user query the SavedModel
+serves). A second process that imports only TensorFlow and tensorflow-text
+(`--serve`) loads the SavedModel with `tf.saved_model.load`, runs every
+query through `serving_default` and reports how many top-k lists are
+identical, in order. Prints one JSON object.
+"""
+
+import argparse
+import json
+import pathlib
+import subprocess
+import sys
+import tempfile
+
+
+def serve(export, requests_file, batch_size=256):
+    """The tfllm-free side: returns the JSON report."""
+    import tensorflow as tf
+    import tensorflow_text  # noqa: F401  (tokenizer ops of a text model)
+
+    assert not any(m == "tfllm" or m.startswith("tfllm.")
+                   for m in sys.modules), "tfllm was imported"
+    signature = tf.saved_model.load(export).signatures["serving_default"]
+    requests = json.loads(pathlib.Path(requests_file).read_text())
+    same = 0
+    differ = []
+    for start in range(0, len(requests), batch_size):
+        batch = requests[start:start + batch_size]
+        width = max(len(r["history"]) for r in batch)
+        ids = [[""] * (width - len(r["history"])) + r["history"]
+               for r in batch]
+        out = signature(item_ids=tf.constant(ids))
+        for row, request in enumerate(batch):
+            served = [x.decode() for x in out["item_ids"].numpy()[row]]
+            served = served[:len(request["expected"])]
+            if served == request["expected"]:
+                same += 1
+            elif len(differ) < 5:
+                differ.append({"user": request["user"], "served": served,
+                               "expected": request["expected"]})
+    return {"users": len(requests), "identical_top_k": same,
+            "share": same / max(len(requests), 1), "examples": differ}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", help="a `tfllm recommend train` run folder")
+    parser.add_argument("--export-dir", default=None)
+    parser.add_argument("--k", type=int, default=10)
+    parser.add_argument("--serve", help=argparse.SUPPRESS)
+    parser.add_argument("--requests", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.serve:
+        print(json.dumps(serve(args.serve, args.requests)))
+        return
+    from tfllm.runs.recommend import load_run
+
+    rec, data, split = load_run(args.run)
+    with tempfile.TemporaryDirectory(prefix="tfllm-rec-check-") as work:
+        export_base = args.export_dir or str(pathlib.Path(work) / "export")
+        path = rec.export(export_base, k=args.k)
+        requests = []
+        for user in split.eval_users("test"):
+            history = [data.item_ids[i - 1] for i in
+                       split.history(int(user), "test")]
+            expected = [r["item_id"] for r in
+                        rec.recommend(history=history, k=args.k)]
+            requests.append({"user": data.user_ids[user],
+                             "history": history, "expected": expected})
+        requests_file = pathlib.Path(work) / "requests.json"
+        requests_file.write_text(json.dumps(requests))
+        # A fresh interpreter that never imports tfllm.
+        result = subprocess.run(
+            [sys.executable, str(pathlib.Path(__file__).resolve()),
+             "--serve", str(path), "--requests", str(requests_file)],
+            check=True, capture_output=True, text=True, cwd=work)
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    report.update({"run": args.run, "export": str(path), "k": args.k})
+    print(json.dumps(report))
+    return report
+
+
+if __name__ == "__main__":
+    main()
