@@ -148,3 +148,45 @@ def test_resuming_with_other_settings_is_refused(tmp_path):
     main(args)
     with pytest.raises(UserInputError, match="embedding_dim: 64 -> 32"):
         main(args + ["--embedding-dim", "32"])
+
+
+def test_peft_lora_fine_tunes_only_the_adapters_of_the_item_encoder(
+        tmp_path):
+    """`--peft lora` with `--encoder-items-per-step`: the item tower's
+    language model trains through LoRA only (its own weights stay), and
+    the run folder reloads."""
+    import sys
+
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).parents[1]))
+    from tiny_faq import tiny_encoder
+
+    interactions, items = _write(tmp_path)
+    (tmp_path / "encoder").mkdir()
+    encoder = tiny_encoder()
+    encoder.save(tmp_path / "encoder" / "model.keras")
+    run = main(["train", "--interactions-file", str(interactions),
+                "--items-file", str(items), "--model", "text-two-tower",
+                "--backbone", str(tmp_path / "encoder"), "--user-tower",
+                "mean", "--embedding-dim", "8", "--epochs", "2",
+                "--batch-size", "4", "--warmup-ratio", "0",
+                "--encoder-items-per-step", "4", "--peft", "lora",
+                "--peft-config", "r=2,lora_alpha=4",
+                "--output-dir", str(tmp_path), "--run-name", "lora",
+                "--report-to", "none"])
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["peft"]["peft"]["method"] == "lora"
+    assert 0 < summary["peft"]["trainable_parameters"] < summary[
+        "peft"]["total_parameters"]
+    from tfllm.runs.recommend import load_run
+
+    rec, _, _ = load_run(run)
+    trained = rec.model.item_encoder
+    lora = [v for v in trained.trainable_variables if "lora" in v.path]
+    assert lora and any(np.abs(v.numpy()).sum() > 0 for v in lora)
+    base = {v.path: v.numpy() for v in encoder.backbone.weights}
+    compared = 0
+    for v in trained.backbone.weights:
+        if v.path in base and "lora" not in v.path:
+            np.testing.assert_array_equal(v.numpy(), base[v.path])
+            compared += 1
+    assert compared >= len(base) // 2
