@@ -30,7 +30,9 @@ Protocol (the same data and numbers as tfllm's side):
     catalogue is the full one even for an item seen only in a test row.
 - Metrics: `tfllm.recommendation.metrics.evaluate_scores` on the test
   users: full-catalogue ranking with the user's seen items (training items
-  and the validation item) excluded, ties to the lower item index;
+  and the validation item) excluded, equal scores in tfllm's default
+  seeded per-user random order (runs before 2026-12-06 19:04 used the lower
+  item index first);
   Recall@10 (= HR@10 with one target), NDCG@10, Recall@50, NDCG@50,
   coverage@10. The trained RecBole model's full-catalogue scores are
   mapped from RecBole's internal ids to tfllm's indices through
@@ -40,8 +42,8 @@ Protocol (the same data and numbers as tfllm's side):
   checkpoint) is recorded beside them. Differences of protocol:
   - Pop and BPR: RecBole masks the same items (the sampler's used ids of
     the test phase, train + valid, minus the target), so its numbers match
-    tfllm's up to tie-breaking (`torch.topk` vs. tfllm's lower index first;
-    it matters for Pop, whose counts tie).
+    tfllm's up to tie-breaking (`torch.topk` vs. tfllm's seeded order; it
+    matters for Pop, whose counts tie).
   - SASRec: RecBole's full-sort evaluation of sequential models masks
     nothing but the padding (`FullSortEvalDataLoader` returns no history
     index when `MODEL_TYPE` is sequential), so already-seen items compete
@@ -749,7 +751,7 @@ def main(argv=None):
         "protocol_notes": [
             "tfllm metrics: evaluate_scores(stage='test'), ranking all "
             "1682 items, training items and the validation item excluded, "
-            "ties to the lower item index",
+            "ties in tfllm's seeded per-user random order",
             "recbole_test_result for Pop/BPR masks the same items "
             "(train + valid); ties broken by torch.topk",
             "recbole_test_result for SASRec masks nothing but padding "
