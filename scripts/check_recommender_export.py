@@ -72,11 +72,14 @@ def main(argv=None):
     parser.add_argument("--run", help="a `tfllm recommend train` run folder")
     parser.add_argument("--export-dir", default=None)
     parser.add_argument("--k", type=int, default=10)
+    parser.add_argument("--batch-size", type=int, default=256,
+                        help="requests per call of the SavedModel")
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--requests", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
-        print(json.dumps(serve(args.serve, args.requests)))
+        print(json.dumps(serve(args.serve, args.requests,
+                               args.batch_size)))
         return
     from tfllm.runs.recommend import load_run
 
@@ -98,10 +101,12 @@ def main(argv=None):
         # A fresh interpreter that never imports tfllm.
         result = subprocess.run(
             [sys.executable, str(pathlib.Path(__file__).resolve()),
-             "--serve", str(path), "--requests", str(requests_file)],
+             "--serve", str(path), "--requests", str(requests_file),
+             "--batch-size", str(args.batch_size)],
             check=True, capture_output=True, text=True, cwd=work)
     report = json.loads(result.stdout.strip().splitlines()[-1])
-    report.update({"run": args.run, "export": str(path), "k": args.k})
+    report.update({"run": args.run, "export": str(path), "k": args.k,
+                   "batch_size": args.batch_size})
     print(json.dumps(report))
     return report
 
