@@ -173,6 +173,47 @@ def build_parser(classes, description=None, prog=None):
                            classes=classes)
 
 
+def build_subcommand_parser(commands, command_help, description=None,
+                            prog=None):
+    """An argument parser with one `DataclassParser` subcommand per entry of
+    `commands` (`tfllm faq ...`, `tfllm recommend ...`).
+
+    Args:
+        commands: dict `name -> (list of dataclasses, function)`.
+        command_help: dict `name -> one-line help`.
+        description: str or None. The command's `--help` text.
+        prog: str or None.
+
+    Returns:
+        `argparse.ArgumentParser`; the chosen name is in `namespace.command`
+        and `subcommand_parser(parser, name).instances(namespace)` gives the
+        dataclass instances.
+    """
+    parser = argparse.ArgumentParser(
+        prog=prog, description=description,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    subparsers = parser.add_subparsers(
+        dest="command", required=True, metavar="{" + ",".join(commands) + "}",
+        parser_class=DataclassParser)
+    for name, (classes, _) in commands.items():
+        subparsers.add_parser(name, help=command_help[name], classes=classes,
+                              description=command_help[name])
+    return parser
+
+
+def subcommand_parser(parser, name):
+    """The `DataclassParser` of subcommand `name` of a parser from
+    `build_subcommand_parser`.
+
+    Raises:
+        KeyError: no such subcommand.
+    """
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action.choices[name]
+    raise KeyError(name)
+
+
 def parse_dataclasses(classes, argv=None, description=None, prog=None):
     """Parses `argv` into one instance of each dataclass in `classes`.
 

@@ -27,7 +27,6 @@ from the FAQ utterances with `tfllm.data.splits.stratified_split` (fraction
 """
 
 
-import argparse
 import dataclasses
 import json
 import pathlib
@@ -40,7 +39,8 @@ from tfllm.apps.faq import EncoderArgs
 from tfllm.apps.faq import FaqData
 from tfllm.apps.faq import load_faq
 from tfllm.apps.faq import retrieval_accuracy  # noqa: F401  (re-exported)
-from tfllm.cli.args import DataclassParser
+from tfllm.cli.args import build_subcommand_parser
+from tfllm.cli.args import subcommand_parser
 from tfllm.cli.args import help_field as _help
 from tfllm.peft.options import PeftArgs
 from tfllm.runs.faq import ContrastiveTraining
@@ -203,25 +203,10 @@ def build_parser(prog=None):
     """The argument parser of `tfllm faq`: one subcommand per entry of
     `COMMANDS`, each a `DataclassParser` (its flags, `--config FILE`,
     `-v`)."""
-    parser = argparse.ArgumentParser(
-        prog=prog, description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    commands = parser.add_subparsers(
-        dest="command", required=True, metavar="{" + ",".join(COMMANDS) + "}",
-        parser_class=DataclassParser)
-    for name, (parts, _) in COMMANDS.items():
-        parts = [_training_config() if p == "training" else p for p in parts]
-        commands.add_parser(name, help=COMMAND_HELP[name], classes=parts,
-                            description=COMMAND_HELP[name])
-    return parser
-
-
-def subcommand_parser(parser, name):
-    """The `DataclassParser` of subcommand `name` of `build_parser()`."""
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return action.choices[name]
-    raise KeyError(name)
+    commands = {name: ([_training_config() if p == "training" else p
+                        for p in parts], run)
+                for name, (parts, run) in COMMANDS.items()}
+    return build_subcommand_parser(commands, COMMAND_HELP, __doc__, prog)
 
 
 def main(argv=None):

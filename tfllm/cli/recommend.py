@@ -16,14 +16,14 @@ Subcommands (each takes `--help` and `--config FILE`):
   ids, as JSON lines.
 """
 
-import argparse
 import dataclasses
 import json
 from typing import Optional
 
 from tfllm.apps.recommender import RecommenderConfig
 from tfllm.apps.recommender import RecommenderTrainingConfig
-from tfllm.cli.args import DataclassParser
+from tfllm.cli.args import build_subcommand_parser
+from tfllm.cli.args import subcommand_parser
 from tfllm.cli.args import help_field as _help
 from tfllm.peft.options import PeftArgs
 from tfllm.runs.recommend import RecommenderData
@@ -115,23 +115,7 @@ COMMAND_HELP = {
 def build_parser(prog=None):
     """The argument parser of `tfllm recommend`: one subcommand per entry
     of `COMMANDS`, each a `DataclassParser`."""
-    parser = argparse.ArgumentParser(
-        prog=prog, description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    commands = parser.add_subparsers(
-        dest="command", required=True, metavar="{" + ",".join(COMMANDS) + "}",
-        parser_class=DataclassParser)
-    for name, (parts, _) in COMMANDS.items():
-        commands.add_parser(name, help=COMMAND_HELP[name], classes=parts,
-                            description=COMMAND_HELP[name])
-    return parser
-
-
-def _subcommand_parser(parser, name):
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return action.choices[name]
-    raise KeyError(name)
+    return build_subcommand_parser(COMMANDS, COMMAND_HELP, __doc__, prog)
 
 
 def main(argv=None):
@@ -139,7 +123,7 @@ def main(argv=None):
     parser = build_parser()
     namespace = parser.parse_args(argv)
     name = namespace.command
-    values = _subcommand_parser(parser, name).instances(namespace)
+    values = subcommand_parser(parser, name).instances(namespace)
     return COMMANDS[name][1](*values)
 
 

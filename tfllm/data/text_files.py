@@ -49,7 +49,21 @@ class TextExample:
     line: int = 0
 
 
-def _decode(path, encoding):
+def _decode(path, encoding, hint="pass --encoding (e.g. latin-1) to read it",
+            what=None):
+    """The whole file as text, with a `DataFormatError` naming the line of
+    the first byte that is not `encoding` (a UTF-8 BOM is dropped).
+
+    Args:
+        path: str or path.
+        encoding: str.
+        hint: str. How to fix a wrong encoding (the end of the message).
+        what: str or None. What the file should hold, for the message of
+            an empty file.
+
+    Raises:
+        DataFormatError: a byte that does not decode, or an empty file.
+    """
     raw = pathlib.Path(path).read_bytes()
     normalised = encoding.replace("-", "").replace("_", "").lower()
     if normalised in ("utf8", "utf8sig"):
@@ -62,10 +76,10 @@ def _decode(path, encoding):
         line = raw[:e.start].count(b"\n") + 1
         raise DataFormatError(
             path, line, f"not valid {encoding} (byte {raw[e.start]:#04x}); "
-            "pass --encoding (e.g. latin-1) to read it"
-        ) from None
+            + hint) from None
     if not text.strip():
-        raise DataFormatError(path, None, "the file is empty")
+        raise DataFormatError(path, None, "the file is empty" + (
+            f"; expected {what}" if what else ""))
     return text
 
 

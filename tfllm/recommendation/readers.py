@@ -49,6 +49,7 @@ import numpy as np
 
 from tfllm.data.bad_rows import BadRows
 from tfllm.data.errors import DataFormatError
+from tfllm.data.text_files import _decode as decode_text
 from tfllm.data.locate import REPO_ROOT
 from tfllm.data.locate import DatasetNotFoundError
 from tfllm.data.locate import find_dataset_dir
@@ -727,25 +728,9 @@ def _is_ml100k_folder(path):
 
 
 def _decode(path, encoding, what):
-    raw = pathlib.Path(path).read_bytes()
-    normalised = encoding.replace("-", "").replace("_", "").lower()
-    if normalised in ("utf8", "utf8sig"):
-        encoding = "utf-8"
-        if raw.startswith(b"\xef\xbb\xbf"):
-            raw = raw[3:]
-    try:
-        text = raw.decode(encoding)
-    except UnicodeDecodeError as e:
-        line = raw[:e.start].count(b"\n") + 1
-        raise DataFormatError(
-            path, line, f"not valid {encoding} (byte {raw[e.start]:#04x}); "
-            "the file may be Latin-1 or Windows-1252: pass "
-            "encoding='latin-1' (or 'cp1252'), or save the file as UTF-8"
-        ) from None
-    if not text.strip():
-        raise DataFormatError(path, None,
-                              f"the file is empty; expected {what}")
-    return text
+    return decode_text(
+        path, encoding, "the file may be Latin-1 or Windows-1252: pass "
+        "encoding='latin-1' (or 'cp1252'), or save the file as UTF-8", what)
 
 
 def _lines(text):
