@@ -163,6 +163,7 @@ class Recommender:
         self.model = model
         self.item_counts = item_counts
         self._score = None
+        self._sequences = None
 
     # --- building ---------------------------------------------------------
 
@@ -404,7 +405,9 @@ class Recommender:
                 index = data.user_index(user)
             except KeyError:
                 raise UserInputError(f"unknown user id {user!r}") from None
-            items = list(user_sequences(data)[index])
+            if self._sequences is None:  # once, not per request
+                self._sequences = user_sequences(data)
+            items = list(self._sequences[index])
         if history is not None:
             items = []
             for raw in history:

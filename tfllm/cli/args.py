@@ -214,6 +214,16 @@ def subcommand_parser(parser, name):
     raise KeyError(name)
 
 
+def run_subcommand(parser, commands, argv=None):
+    """Parses `argv` with a `build_subcommand_parser` parser and calls the
+    chosen command's function with its dataclass instances; returns what
+    it returns."""
+    namespace = parser.parse_args(argv)
+    name = namespace.command
+    values = subcommand_parser(parser, name).instances(namespace)
+    return commands[name][1](*values)
+
+
 def parse_dataclasses(classes, argv=None, description=None, prog=None):
     """Parses `argv` into one instance of each dataclass in `classes`.
 

@@ -40,7 +40,7 @@ from tfllm.apps.faq import FaqData
 from tfllm.apps.faq import load_faq
 from tfllm.apps.faq import retrieval_accuracy  # noqa: F401  (re-exported)
 from tfllm.cli.args import build_subcommand_parser
-from tfllm.cli.args import subcommand_parser
+from tfllm.cli.args import run_subcommand
 from tfllm.cli.args import help_field as _help
 from tfllm.peft.options import PeftArgs
 from tfllm.runs.faq import ContrastiveTraining
@@ -212,11 +212,7 @@ def build_parser(prog=None):
 def main(argv=None):
     """Runs one subcommand; returns what it returns (a folder, a report,
     the answers)."""
-    parser = build_parser()
-    namespace = parser.parse_args(argv)
-    name = namespace.command
-    values = subcommand_parser(parser, name).instances(namespace)
-    return COMMANDS[name][1](*values)
+    return run_subcommand(build_parser(), COMMANDS, argv)
 
 
 def cli():

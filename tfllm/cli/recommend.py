@@ -23,7 +23,7 @@ from typing import Optional
 from tfllm.apps.recommender import RecommenderConfig
 from tfllm.apps.recommender import RecommenderTrainingConfig
 from tfllm.cli.args import build_subcommand_parser
-from tfllm.cli.args import subcommand_parser
+from tfllm.cli.args import run_subcommand
 from tfllm.cli.args import help_field as _help
 from tfllm.peft.options import PeftArgs
 from tfllm.runs.recommend import RecommenderData
@@ -120,11 +120,7 @@ def build_parser(prog=None):
 
 def main(argv=None):
     """Runs one subcommand; returns what it returns."""
-    parser = build_parser()
-    namespace = parser.parse_args(argv)
-    name = namespace.command
-    values = subcommand_parser(parser, name).instances(namespace)
-    return COMMANDS[name][1](*values)
+    return run_subcommand(build_parser(), COMMANDS, argv)
 
 
 def cli():
