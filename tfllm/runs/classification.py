@@ -599,6 +599,11 @@ def _run(config, training, start, peft_args):
           f"validation examples; {len(id2label)} labels"
           f"{' (multi-label)' if config.multi_label else ''}; word "
           f"splitter {config.word_splitter}")
+    if config.ensemble_seeds > 1 or config.ensemble_folds > 1:
+        from tfllm.runs.ensemble_run import run_classifier_ensemble
+
+        return run_classifier_ensemble(config, training, peft_args, id2label,
+                                       data, run_dir, start)
     model, history = fit_classifier(config, training, id2label,
                                     data["train"], data["validation"],
                                     run_dir, peft_args)

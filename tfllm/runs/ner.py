@@ -385,7 +385,7 @@ def run(config, training=None, peft=None):
     set_precision(training.precision)
     keras.utils.set_random_seed(training.seed)
     if config.ensemble_seeds > 1 or config.ensemble_folds > 1:
-        from tfllm.runs.ensemble import run_ner_ensemble
+        from tfllm.runs.ensemble_run import run_ner_ensemble
 
         return run_ner_ensemble(config, training, peft, strategy, start)
     run_name = config.run_name or datetime.datetime.now().strftime(
