@@ -138,3 +138,26 @@ def test_eda_keeps_labels_and_is_seeded(capsys):
         assert example.label == source.label
     assert augment_examples(examples, "eda", 2, 0.3, seed=1,
                             verbose=False) == out
+
+
+def test_token_classifier_fit_augments_the_training_split_only():
+    """`fit(augment=...)` hands the augmented training sentences (seeded by
+    the training seed) and the unchanged validation sentences on to the
+    training loop (replaced here, to keep the test fast)."""
+    from tfllm.models.token_classifier_api import TokenClassifierAPI
+
+    class Model(TokenClassifierAPI):
+        def _fit_sentences(self, train, validation, config, run_dir,
+                           label_all_tokens):
+            return train, validation
+
+    pairs = [(s.words, s.tags) for s in ENGLISH]
+    train, validation = Model().fit(
+        pairs, validation_data=pairs[:1], augment="mention_replacement",
+        augment_prob=1.0, seed=5)
+    expected = augment_sentences(ENGLISH, "mention_replacement", prob=1.0,
+                                 seed=5, verbose=False)
+    assert [(s.words, s.tags) for s in train] == [
+        (s.words, s.tags) for s in expected]
+    assert len(train) > len(ENGLISH)
+    assert [(s.words, s.tags) for s in validation] == pairs[:1]
