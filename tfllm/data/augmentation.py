@@ -96,8 +96,9 @@ def entity_mentions(tags):
     mentions = []
     for i, tag in enumerate(tags):
         prefix, kind = split_tag(tag)
-        if prefix == "B" or (prefix == "I" and not (
-                mentions and mentions[-1][1] == i and mentions[-1][2] == kind)):
+        continues = (mentions and mentions[-1][1] == i
+                     and mentions[-1][2] == kind)
+        if prefix == "B" or (prefix == "I" and not continues):
             mentions.append([i, i + 1, kind])
         elif prefix == "I":
             mentions[-1][1] = i + 1

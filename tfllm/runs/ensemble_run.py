@@ -158,8 +158,9 @@ def run_ner_ensemble(config, training, peft, strategy, start):
     if config.export:
         path = ensemble.export(config.export_dir)
         print(f"exported the ensemble's serving SavedModel to {path}")
+    scores = ", ".join(f"{f:.4f}" for f in member_f1)
     print(f"ensemble of {len(members)}: validation entity F1 "
-          f"{final['f1']:.4f} (members {', '.join(f'{f:.4f}' for f in member_f1)})")
+          f"{final['f1']:.4f} (members {scores})")
     _summary(run_dir, "validation_entity_f1_strict", final["f1"], member_f1,
              len(members), start, extra)
     print(f"run folder: {run_dir}")
@@ -209,8 +210,8 @@ def run_classifier_ensemble(config, training, peft_args, id2label, data,
     if "test" in data:
         classification.report_split(ensemble, data["test"], "test", run_dir)
     if config.export:
-        path = ensemble.export(config.export_dir or
-                               f"saved_models/{config.dataset or 'classifier'}")
+        name = config.dataset or "classifier"
+        path = ensemble.export(config.export_dir or f"saved_models/{name}")
         print(f"exported the ensemble's serving SavedModel to {path}")
     print(f"ensemble of {len(members)}: validation {key} {final[key]:.4f} "
           f"(members {', '.join(f'{s:.4f}' for s in member_scores)})")
