@@ -334,7 +334,8 @@ class TextClassifierMethods:
     def fit(self, x=None, y=None, *args, validation_data=None, epochs=None,
             batch_size=None, callbacks=None, run_dir=None,
             training_config=None, class_weight=None, label_smoothing=0.0,
-            monitor=None, dataset=None, **kwargs):
+            monitor=None, dataset=None, augment="none", augment_copies=1,
+            augment_prob=0.1, **kwargs):
         """Fine-tunes on texts and labels with tfllm's training loop.
 
         Given Python data (see `as_examples`), runs
@@ -370,6 +371,14 @@ class TextClassifierMethods:
                 (multi-label); None: accuracy (micro_f1 if multi-label).
             dataset: str or None. Read file paths in this known dataset's
                 layout (`tfllm.data.classification_datasets.DATASETS`).
+            augment: str. `"none"` (default) or `"eda"`: add EDA copies
+                (random swap, deletion, insertion; Wei & Zou 2019) of the
+                training examples, after validation is set aside
+                (`tfllm.data.augmentation.augment_examples`, seeded by
+                `seed`).
+            augment_copies: int. Augmented copies per example (default 1).
+            augment_prob: float. EDA's alpha, the share of words changed
+                (default 0.1).
             **kwargs: `TrainingConfig` fields (`learning_rate=3e-5`,
                 `seed=1`, ...) and file options (`READ_OPTIONS`:
                 text_column, label_column, format, ...).
@@ -452,6 +461,11 @@ class TextClassifierMethods:
             raise ValueError(f"{len(train_examples)} training and "
                              f"{len(validation)} validation examples: "
                              "both need at least one")
+        from tfllm.data.augmentation import augment_examples
+
+        train_examples = augment_examples(
+            train_examples, augment, augment_copies, augment_prob,
+            training.seed, verbose=augment not in (None, "none"))
 
         labels = label_ids(train_examples, self.id2label, self.multi_label)
         weights = np.ones(len(train_examples), np.float32)

@@ -268,6 +268,7 @@ class TokenClassifierAPI:
     def fit(self, x=None, y=None, *, validation_data=None, epochs=None,
             batch_size=None, run_dir=None, training_config=None,
             callbacks=None, format=None, label_all_tokens=False,
+            augment="none", augment_copies=1, augment_prob=0.3,
             **training_overrides):
         """Trains on sentences with tfllm's loop, or Keras' `fit` on tensors.
 
@@ -307,6 +308,16 @@ class TokenClassifierAPI:
                 None: inferred from the file.
             label_all_tokens: bool. Label every sub-token (B-X becomes I-X
                 after the first); default: only each word's first.
+            augment: str. `"none"` (default), `"mention_replacement"`,
+                `"label_wise_token_replacement"`,
+                `"shuffle_within_segments"` or several joined by commas:
+                add augmented copies of the training sentences (Dai & Adel
+                2020; `tfllm.data.augmentation.augment_sentences`, seeded
+                by the training seed). Validation data is never augmented.
+            augment_copies: int. Augmented copies per sentence and method
+                (default 1).
+            augment_prob: float. Per-mention / per-word / per-segment
+                probability (default 0.3).
             **training_overrides: `TrainingConfig` fields
                 (`learning_rate=`, `head_learning_rate=`, `seed=`, ...).
 
@@ -337,8 +348,14 @@ class TokenClassifierAPI:
         if batch_size is not None:
             training_overrides["batch_size"] = batch_size
         config = _training_config(training_config, training_overrides)
+        from tfllm.data.augmentation import augment_sentences
+
+        train = augment_sentences(
+            read_sentences(x, y, format, "training data"), augment,
+            augment_copies, augment_prob, config.seed,
+            verbose=augment not in (None, "none"))
         return self._fit_sentences(
-            read_sentences(x, y, format, "training data"),
+            train,
             self._validation_sentences(validation_data, format),
             config, run_dir, label_all_tokens)
 

@@ -116,6 +116,20 @@ class ClassifierConfig:
         "use a seeded random subset of N training examples (quick runs)")
     max_eval_examples: Optional[int] = _help(
         "score a seeded random subset of N validation examples")
+    augment: str = _help(
+        "training-set augmentation: none or eda (random swap, deletion, "
+        "insertion of words of the same text; Wei & Zou 2019)", "none")
+    augment_copies: int = _help("augmented copies per training example", 1)
+    augment_prob: float = _help(
+        "EDA's alpha: the share of a text's words changed", 0.1)
+    ensemble_seeds: int = _help(
+        "k > 1: train k members with seeds seed..seed+k-1 in member1..k/ "
+        "and export one SavedModel averaging their probabilities (k x "
+        "training and inference time)", 0)
+    ensemble_folds: int = _help(
+        "k > 1: train k members, member i without the i-th of k "
+        "stratified folds of the training split, and export their average",
+        0)
     output_dir: str = _help("where run folders are made", "runs")
     run_name: Optional[str] = _help(
         "run folder name under output_dir; an existing run is resumed")
@@ -342,7 +356,9 @@ def fit_classifier(config, training, id2label, train_examples, validation,
         train_examples, validation_data=validation,
         training_config=training, run_dir=run_dir,
         class_weight=config.class_weight,
-        label_smoothing=config.label_smoothing, monitor=config.monitor)
+        label_smoothing=config.label_smoothing, monitor=config.monitor,
+        augment=config.augment, augment_copies=config.augment_copies,
+        augment_prob=config.augment_prob)
     model.peft_summary = peft_summary
     return model, history
 
@@ -583,6 +599,11 @@ def _run(config, training, start, peft_args):
           f"validation examples; {len(id2label)} labels"
           f"{' (multi-label)' if config.multi_label else ''}; word "
           f"splitter {config.word_splitter}")
+    if config.ensemble_seeds > 1 or config.ensemble_folds > 1:
+        from tfllm.runs.ensemble_run import run_classifier_ensemble
+
+        return run_classifier_ensemble(config, training, peft_args, id2label,
+                                       data, run_dir, start)
     model, history = fit_classifier(config, training, id2label,
                                     data["train"], data["validation"],
                                     run_dir, peft_args)

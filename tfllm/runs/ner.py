@@ -83,6 +83,22 @@ class NerConfig:
             "help": "score only the first N validation sentences "
                     "(quick runs)",
             "aliases": ["--max-eval-sentences"]})
+    augment: str = _help(
+        "training-set augmentation (Dai & Adel 2020): none, "
+        "mention_replacement, label_wise_token_replacement, "
+        "shuffle_within_segments, or several joined by commas", "none")
+    augment_copies: int = _help(
+        "augmented copies per training sentence and method", 1)
+    augment_prob: float = _help(
+        "per-mention / per-word / per-segment augmentation probability",
+        0.3)
+    ensemble_seeds: int = _help(
+        "k > 1: train k members with seeds seed..seed+k-1 in member1..k/ "
+        "and export one SavedModel averaging them (k x training and "
+        "inference time)", 0)
+    ensemble_folds: int = _help(
+        "k > 1: train k members, member i without the i-th of k folds of "
+        "the training split, and export their average", 0)
     output_dir: str = "runs"
     run_name: Optional[str] = _help(
         "run folder name under output_dir; an existing run is resumed")
@@ -368,6 +384,10 @@ def run(config, training=None, peft=None):
     strategy = make_strategy(training.strategy)
     set_precision(training.precision)
     keras.utils.set_random_seed(training.seed)
+    if config.ensemble_seeds > 1 or config.ensemble_folds > 1:
+        from tfllm.runs.ensemble_run import run_ner_ensemble
+
+        return run_ner_ensemble(config, training, peft, strategy, start)
     run_name = config.run_name or datetime.datetime.now().strftime(
         "ner-%Y%m%d-%H%M%S")
     chief = _is_chief()
@@ -422,7 +442,9 @@ def _run(config, training, peft, data, report, id2label, run_dir, chief,
         history = model.fit(
             data["train"], validation_data=validation, run_dir=run_dir,
             training_config=training,
-            label_all_tokens=config.label_all_tokens)
+            label_all_tokens=config.label_all_tokens,
+            augment=config.augment, augment_copies=config.augment_copies,
+            augment_prob=config.augment_prob)
     encoded = history.encoded
     print(f"{encoded.num_windows} training windows, "
           f"{encoded.num_tokens} sub-tokens per epoch")
