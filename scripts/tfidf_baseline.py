@@ -1,7 +1,7 @@
 """Character n-gram TF-IDF + logistic regression on known datasets' splits.
 
 Usage: python scripts/tfidf_baseline.py [--datasets chnsenticorp,...] \
-           [--c-values 4,16,64] [--output tfidf_baseline.json] [--help]
+           [--c-values 16,64] [--output tfidf_baseline.json] [--help]
 """
 
 from tfllm.cli.args import run_cli

@@ -30,6 +30,14 @@ def test_scores_are_the_hand_computed_ones():
         tfidf_baseline(TRAIN, TRAIN, (["好"], ["x"]))
 
 
+def test_more_than_two_classes_are_fitted_one_vs_rest():
+    train = (TRAIN[0] + ["一般", "一般般"], TRAIN[1] + ["mid", "mid"])
+    test = (["好好", "差差", "一般"], ["pos", "neg", "mid"])
+    result = tfidf_baseline(train, train, test, c_values=(10.0,))
+    assert result["labels"] == ["mid", "neg", "pos"]
+    assert result["test"] == {"accuracy": 1.0, "macro_f1": 1.0}
+
+
 def test_script_reads_the_hash_split_and_writes_json(tmp_path, capsys):
     from tfllm.cli import tfidf_baseline as cli
     from tfllm.data.classification_datasets import (

@@ -6,7 +6,7 @@ the test accuracy and macro-F1; writes them, with the split sizes, to
 `--output` (JSON).
 
 Usage: python scripts/tfidf_baseline.py \
-           --datasets chnsenticorp,online-shopping-topic [--c-values 4,16,64]
+           --datasets chnsenticorp,online-shopping-topic [--c-values 16,64]
 """
 
 from tfllm.cli.args import build_parser as _build_parser
