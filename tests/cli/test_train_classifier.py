@@ -282,3 +282,43 @@ def test_resolve_task_dataset_defaults_and_override():
     with pytest.raises(SystemExit, match="--word-splitter 'chars'"):
         train_classifier.resolve_task(train_classifier.ClassifierConfig(
             dataset="sst2", word_splitter="chars"))
+
+
+def test_chnsenticorp_run_uses_the_hash_split_and_reports_cleaning(
+        tmp_path, capsys):
+    """`--dataset chnsenticorp`: Chinese (cjk_chars), cleaned, hash-split
+    80/10/10, the test split scored at the end (issue 29)."""
+    from tfllm.data.classification_datasets import (
+        load_classification_dataset)
+    from tiny import tiny_cjk_backbone
+    from tiny import tiny_cjk_tokenizer
+
+    preset = tmp_path / "zh_bert"
+    tiny_cjk_backbone().save_to_preset(str(preset))
+    tiny_cjk_tokenizer().save_to_preset(str(preset))
+    data = tmp_path / "chnsenticorp_htl"
+    data.mkdir()
+    rows = [f"{i % 2},{'我在北京的公司工作' if i % 2 else '公司的工作'}{i}"
+            for i in range(40)]
+    (data / "ChnSentiCorp_htl_all.csv").write_text(
+        "label,review\n" + "\n".join(rows + rows[:3] + ["0,"]) + "\n",
+        encoding="utf-8")
+    splits = load_classification_dataset("chnsenticorp", data)
+    run_dir = train_classifier.main([
+        "--dataset", "chnsenticorp", "--data-dir", str(data),
+        "--backbone", str(preset), "--epochs", "1", "--batch-size", "8",
+        "--max-length", "16", "--output-dir", str(tmp_path / "runs"),
+        "--run-name", "chn", "--no-export"])
+    out = capsys.readouterr().out
+    assert ("chnsenticorp: 44 rows read; dropped 1 empty, 3 duplicate, 0 "
+            "rows of 0 texts with conflicting labels") in out
+    assert (f"{len(splits['train'])} training / "
+            f"{len(splits['validation'])} validation examples; 2 labels; "
+            "word splitter cjk_chars") in out
+    cleaning = json.loads((run_dir / "cleaning.json").read_text())
+    assert cleaning["kept"] == 40 and cleaning["splits"] == {
+        k: len(v) for k, v in splits.items()}
+    test = json.loads((run_dir / "test_report.json").read_text())
+    assert test["num_examples"] == len(splits["test"]) > 0
+    assert json.loads((run_dir / "labels.json").read_text()) == [
+        "negative", "positive"]

