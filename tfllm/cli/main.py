@@ -2,6 +2,7 @@
 
     tfllm train ner|classifier|mlm|clm|sft|distill [options]
     tfllm predict ner|classifier [TEXT ...] [options]
+    tfllm baseline tfidf --datasets NAME,...
     tfllm export | generate | zero-shot | monitor | make-sentiment-stream
     tfllm faq build|train|evaluate|export|ask [options]
     tfllm config show <command> [options]   # the resolved settings as YAML
@@ -51,6 +52,9 @@ COMMANDS = (
      "scores of a trained NER model or classifier under seeded "
      "character-level noise (typos, homophones, traditional characters)",
      True),
+    (("baseline", "tfidf"), "tfllm.cli.tfidf_baseline",
+     "character n-gram TF-IDF + logistic regression on known "
+     "classification datasets (a baseline for fine-tuned encoders)", False),
     (("export",), "tfllm.cli.export",
      "export a run folder for deployment (SavedModel, TFLite) and verify it",
      False),
