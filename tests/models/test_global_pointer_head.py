@@ -102,3 +102,23 @@ def test_saved_model_and_litert_give_the_same_entities(trained, tmp_path):
     report = json.loads((bundle / "export_report.json").read_text())
     assert report["float32"]["agreement"] == 1.0
     assert report["float32"]["tagged_compared"] >= 5
+
+
+def test_cli_flags_reach_the_config_and_bad_combinations_fail():
+    """`tfllm train ner --head efficient_global_pointer --head-size 16`."""
+    from tfllm.cli.args import parse_dataclasses
+    from tfllm.cli.train_ner import PARSER_CLASSES
+    from tfllm.models.token_classifier import HEADS
+    from tfllm.runs.ner import HEADS as CLI_HEADS
+    from tfllm.runs.ner import run
+
+    config, _, _ = parse_dataclasses(PARSER_CLASSES, [
+        "--head", "efficient_global_pointer", "--head-size", "16"])
+    assert (config.head, config.head_size) == ("efficient_global_pointer", 16)
+    assert set(CLI_HEADS) == set(HEADS)
+    config.label_all_tokens = True
+    with pytest.raises(SystemExit, match="label-all-tokens"):
+        run(config)
+    with pytest.raises(ValueError, match="I-PER"):
+        TokenClassifier(tiny_backbone(0), ["O", "B-PER"],
+                        head="global_pointer", head_size=8)
