@@ -82,7 +82,8 @@ def test_gold_cells_from_iob2_tags_have_inclusive_ends():
 def test_strict_iob2_spans_and_types():
     """An I-X after O or after another type starts no gold span."""
     labels = ["O", "B-LOC", "I-LOC", "B-PER", "I-PER"]
-    tags = np.array([[2, 0, 3, 4, 2, 1, 0, 0]])  # I-LOC O B-PER I-PER I-LOC B-LOC
+    # I-LOC O B-PER I-PER I-LOC B-LOC, then padding
+    tags = np.array([[2, 0, 3, 4, 2, 1, 0, 0]])
     mask = np.array([[1, 1, 1, 1, 1, 1, 0, 0]], bool)
     gold = iob2_span_labels(tags, mask, labels).numpy()
     cells = sorted(tuple(x) for x in np.argwhere(gold)[:, 1:].tolist())
