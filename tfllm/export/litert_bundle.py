@@ -11,6 +11,9 @@ what turns text into those ids, so an app or a check can run them:
       export_report.json sizes, input dtypes/shapes, probe agreement
       crf.json           (CRF head only) transition, start and end scores,
                          forbidden IOB2/BIOES moves included, for Viterbi
+      span_head.json     (GlobalPointer head only) the head and its entity
+                         types; the `.tflite` output is then span scores
+                         `[windows, length, length, types]`
       lexicon.txt        (lexicon features only) the lexicon words, one a
                          line, for the `lexicon_ids` input
 
@@ -36,6 +39,7 @@ from tfllm.utils.atomic import atomic_path
 TOKEN_TASK = "token_classification"
 TEXT_TASK = "text_classification"
 LEXICON_FILE = "lexicon.txt"
+SPAN_FILE = "span_head.json"
 
 
 def task_kind(model):
@@ -111,6 +115,14 @@ def write_bundle(model, folder, models, reports, sequence_length=None):
             (temp / "crf.json").write_text(json.dumps(
                 {"transitions": transitions, "start": start, "end": end})
                 + "\n")
+        if getattr(model, "span_head", False):
+            from tfllm.layers.span_decoding import tag_tables
+            from tfllm.export.entities import label_tables
+
+            tag_tables(model.id2label)  # IOB2 with B-X and I-X, or raises
+            (temp / SPAN_FILE).write_text(json.dumps(
+                {"head": model.head,
+                 "types": label_tables(model.id2label)[2]}) + "\n")
     return folder
 
 
@@ -243,6 +255,38 @@ def gather_word_logits(encoding, logits):
     return [flat[a:b] for a, b in zip(splits[:-1], splits[1:])]
 
 
+def gather_word_spans(encoding, logits):
+    """Each sentence's word span scores from span-head outputs (numpy).
+
+    The cell (i, j) of a sentence is read in the window that owns word `i`,
+    at both words' first sub-tokens, as
+    `TokenClassifier.predict_word_logits` does; cells with `j < i` or `j`
+    owned by another window are `-1e4`.
+
+    Args:
+        encoding: `TokenClassificationPreprocessor` output.
+        logits: float `[num_windows, length, length, num_types]`.
+
+    Returns:
+        list (per sentence) of float32 `[num_words, num_words, num_types]`.
+    """
+    from tfllm.training.global_pointer_loss import NEG_SCORE
+
+    windows = encoding["word_window"]
+    flat_window = windows.flat_values.numpy()
+    flat_position = encoding["word_position"].flat_values.numpy()
+    splits = windows.row_splits.numpy()
+    out = []
+    for a, b in zip(splits[:-1], splits[1:]):
+        w, p = flat_window[a:b], flat_position[a:b]
+        scores = np.asarray(logits, np.float32)[w[:, None], p[:, None],
+                                                 p[None, :]]
+        n = b - a
+        valid = (w[:, None] == w[None, :]) & np.triu(np.ones((n, n), bool))
+        out.append(np.where(valid[..., None], scores, -NEG_SCORE))
+    return out
+
+
 class LiteRTTask:
     """Runs one `.tflite` model of a bundle on text (the tokenizer helper).
 
@@ -266,6 +310,8 @@ class LiteRTTask:
         self.model = LiteRTModel(folder / f"{flavour}.tflite", num_threads)
         crf = folder / "crf.json"
         self.crf = json.loads(crf.read_text()) if crf.exists() else None
+        span = folder / SPAN_FILE
+        self.span = json.loads(span.read_text()) if span.exists() else None
 
     def encode(self, batch):
         """`(dense int32 inputs, encoding)` of a batch of texts/word lists."""
@@ -288,17 +334,31 @@ class LiteRTTask:
         inputs, encoding = self.encode(batch)
         logits = self.run(inputs)
         if self.settings["task"] == TOKEN_TASK:
-            return gather_word_logits(encoding, logits)
+            return self.word_logits(encoding, logits)
         return logits
+
+    def word_logits(self, encoding, logits):
+        """Per sentence: word logits, or word span scores (span head)."""
+        if self.span is not None:
+            return gather_word_spans(encoding, logits)
+        return gather_word_logits(encoding, logits)
 
     def decode(self, logits):
         """Label names of `logits` (as returned by `logits`).
 
         NER: per word, by argmax, or by Viterbi (`viterbi`) over the
-        sentence when the bundle has `crf.json`; classification: per text.
+        sentence when the bundle has `crf.json`, or the best
+        non-overlapping positive spans when it has `span_head.json`
+        (`tfllm.layers.span_decoding.numpy_spans_to_tags`);
+        classification: per text.
         """
         if self.settings["task"] != TOKEN_TASK:
             return [self.labels[i] for i in np.asarray(logits).argmax(-1)]
+        if self.span is not None:
+            from tfllm.layers.span_decoding import numpy_spans_to_tags
+
+            return [[self.labels[i] for i in numpy_spans_to_tags(
+                x, self.labels)] for x in logits]
         if self.crf is None:
             return [[self.labels[i] for i in x.argmax(-1)] for x in logits]
         return [[self.labels[i] for i in viterbi(

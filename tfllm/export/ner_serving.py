@@ -51,7 +51,9 @@ def make_serving_fn(model):
 
     Tags come from `model.decode_word_logits` (argmax, or Viterbi in the
     graph for a CRF head); a model without it (a stand-in with only
-    `predict_word_logits`) is decoded by argmax.
+    `predict_word_logits`) is decoded by argmax. A span head (GlobalPointer)
+    writes its best non-overlapping spans as IOB2 tags
+    (`TokenClassifier.decode_word_tags`).
 
     Args:
         model: `TokenClassifier` with a preprocessor.
@@ -61,7 +63,9 @@ def make_serving_fn(model):
         - `words`, `tags`: string `[batch, max_words]`, padded with `""`.
         - `scores`: float32 `[batch, max_words]`, softmax probability of each
           tag under the word's logits, padded with 0 (for a CRF head, the
-          emission softmax at the Viterbi tag).
+          emission softmax at the Viterbi tag; for a span head, the sigmoid
+          of the entity span's score, or for an `O` word 1 minus that of
+          the best span starting or ending at it).
         - `num_words`, `num_entities`: int32 `[batch]`.
         - `entity_types`, `entity_texts`: string `[batch, max_entities]`.
         - `entity_starts`, `entity_ends`: int32 `[batch, max_entities]`,
@@ -80,8 +84,15 @@ def make_serving_fn(model):
         words, byte_starts, byte_ends = split_words(text, word_splitter)
         words = words.with_row_splits_dtype(tf.int64)
         logits = model.predict_word_logits(words)
-        probabilities = tf.nn.softmax(logits.flat_values, axis=-1)
-        tag_ids = words.with_flat_values(decode(logits).flat_values)
+        if getattr(model, "span_head", False):
+            tags, confidence = model.decode_word_tags(logits)
+            tag_ids = words.with_flat_values(tags.flat_values)
+            tag_scores = confidence.flat_values
+        else:
+            probabilities = tf.nn.softmax(logits.flat_values, axis=-1)
+            tag_ids = words.with_flat_values(decode(logits).flat_values)
+            tag_scores = tf.gather(probabilities, tag_ids.flat_values,
+                                   batch_dims=1)
         entities = decode_entities(tag_ids, id2label)
 
         # Entity offsets: bytes of the first and last word, then characters.
@@ -109,9 +120,7 @@ def make_serving_fn(model):
             "tags": tag_ids.with_flat_values(
                 tf.gather(labels, tag_ids.flat_values)
             ).to_tensor(""),
-            "scores": tag_ids.with_flat_values(tf.gather(
-                probabilities, tag_ids.flat_values, batch_dims=1)
-            ).to_tensor(0.0),
+            "scores": tag_ids.with_flat_values(tag_scores).to_tensor(0.0),
             "num_words": tf.cast(words.row_lengths(), tf.int32),
             "entity_types": dense(
                 tf.gather(types, entities["type"].flat_values), like, ""

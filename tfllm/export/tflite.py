@@ -314,6 +314,10 @@ def agreement_report(model, lite_model, probe, sequence_length=None):
         tokens the Keras model tags with a label other than id 0 (`O`):
         most tokens are `O`, so `agreement` alone overstates entity quality
         (a full-integer NER model had 0.955 agreement and lost 9 F1 points).
+        For a span head (scores `[batch, length, length, types]`) the
+        compared items are the (start <= end, type) cells of real tokens,
+        agreeing when both scores have the same sign (`> 0` decodes a
+        span), and the tagged ones those the Keras model scores `> 0`.
     """
     agreeing, compared, max_diff = 0, 0, 0.0
     tagged_agreeing, tagged = 0, 0
@@ -323,19 +327,26 @@ def agreement_report(model, lite_model, probe, sequence_length=None):
             inputs, sequence_length)
         expected = np.asarray(model(feed, training=False), np.float32)
         got = lite_model(feed)
-        token_level = expected.ndim == 3
+        token_level = expected.ndim >= 3
         if token_level:  # token classification: real tokens only
             keep = np.asarray(feed["padding_mask"], bool)
             keep[:, length:] = False
+            if expected.ndim == 4:  # span scores: real cells, start <= end
+                keep = (keep[:, :, None] & keep[:, None, :]
+                        & np.triu(np.ones(keep.shape[1:] * 2, bool)))
             expected, got = expected[keep], got[keep]
         max_diff = max(max_diff, float(np.abs(expected - got).max()))
-        same = expected.argmax(-1) == got.argmax(-1)
+        if getattr(model, "span_head", False):
+            same = (expected > 0) == (got > 0)  # [cells, types]
+            tagged_rows = expected > 0  # spans the Keras model decodes
+        else:
+            same = expected.argmax(-1) == got.argmax(-1)
+            # Tokens the Keras model tags with a label other than id 0
+            # (`O` in tfllm's label order), where errors cost F1.
+            tagged_rows = expected.argmax(-1) != 0
         agreeing += int(same.sum())
         compared += int(same.size)
         if token_level:
-            # Tokens: those the Keras model tags with a label other than
-            # id 0 (`O` in tfllm's label order), where errors cost F1.
-            tagged_rows = expected.argmax(-1) != 0
             tagged_agreeing += int(same[tagged_rows].sum())
             tagged += int(tagged_rows.sum())
     report = {

@@ -23,7 +23,6 @@ import tensorflow as tf
 
 from tfllm.export.litert_bundle import TOKEN_TASK
 from tfllm.export.litert_bundle import LiteRTTask
-from tfllm.export.litert_bundle import gather_word_logits
 from tfllm.export.litert_bundle import task_kind
 
 
@@ -164,8 +163,8 @@ def litert_row(folder, flavour, kind, items, gold, latency_items,
     seconds, outputs = time_calls(lambda e: task.run(e[0]), batches)
     predicted = []
     for (_, encoding), logits in zip(batches, outputs):
-        if kind == TOKEN_TASK:  # argmax, or Viterbi with crf.json
-            predicted += task.decode(gather_word_logits(encoding, logits))
+        if kind == TOKEN_TASK:  # argmax, Viterbi (crf.json) or spans
+            predicted += task.decode(task.word_logits(encoding, logits))
         else:
             predicted += task.decode(logits)
     path = pathlib.Path(folder) / f"{flavour}.tflite"

@@ -11,3 +11,5 @@ from tfllm.layers.crf import allowed_transitions
 from tfllm.layers.crf import crf_log_likelihood
 from tfllm.layers.crf import tagging_scheme
 from tfllm.layers.crf import viterbi_decode
+from tfllm.layers.global_pointer import GlobalPointer
+from tfllm.layers.global_pointer import rotary_position_embedding

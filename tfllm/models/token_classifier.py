@@ -6,6 +6,12 @@ import tensorflow as tf
 from tfllm.layers.crf import CRF
 from tfllm.layers.crf import allowed_transitions
 from tfllm.layers.crf import tagging_scheme
+from tfllm.layers.global_pointer import VARIANTS as SPAN_HEADS
+from tfllm.layers.global_pointer import GlobalPointer
+from tfllm.layers.span_decoding import decode_spans
+from tfllm.layers.span_decoding import span_columns
+from tfllm.layers.span_decoding import spans_to_tags
+from tfllm.layers.span_decoding import tag_tables
 from tfllm.models.task import Task
 from tfllm.models.token_classifier_api import TokenClassifierAPI
 # Registers the preprocessor class, so that `keras.models.load_model` can
@@ -14,8 +20,10 @@ import tfllm.preprocessing.token_classification_preprocessor  # noqa: F401
 from tfllm.preprocessing.casing import NUM_CASING_CLASSES
 from tfllm.preprocessing.lexicon import NUM_LEXICON_CLASSES
 from tfllm.training.crf_loss import CRFLoss
+from tfllm.training.global_pointer_loss import NEG_SCORE
+from tfllm.training.global_pointer_loss import GlobalPointerLoss
 
-HEADS = ("softmax", "crf")
+HEADS = ("softmax", "crf") + SPAN_HEADS
 
 
 @keras.saving.register_keras_serializable(package="tfllm")
@@ -48,6 +56,15 @@ class TokenClassifier(TokenClassifierAPI, Task):
     IOB2 (or BIOES) labels the CRF forbids the moves the scheme forbids
     (`I-X` after `O`, ...), so decoded tags are always valid.
 
+    With `head="global_pointer"` or `"efficient_global_pointer"` a span
+    head (`tfllm.layers.GlobalPointer`; Su et al. 2022) replaces the dense
+    head: the model output is a score per (start sub-token, end sub-token,
+    entity type), the loss is the multilabel categorical cross-entropy
+    over the spans between words' first sub-tokens, with gold spans read
+    from the same IOB2 labels (`tfllm.training.global_pointer_loss`), and
+    `decode_word_logits` keeps the best non-overlapping positive spans as
+    IOB2 tags (`decode_word_spans` gives every span, nested ones too).
+
     The training step is `tfllm.models.task.Task.train_step`, Keras' own
     recipe shared by every task. The loss object should use
     a 0/1 sample weight, so padding and unlabelled sub-tokens never
@@ -74,7 +91,11 @@ class TokenClassifier(TokenClassifierAPI, Task):
         lexicon_dim: int. Width of the lexicon embedding. Defaults to 16.
         head: str. `"softmax"` (the constructor's default): independent
             per-token labels; `"crf"` (the default of `from_pretrained`
-            and `tfllm train ner`): a CRF over the logits.
+            and `tfllm train ner`): a CRF over the logits;
+            `"efficient_global_pointer"` or `"global_pointer"`: a span
+            head (IOB2 labels with `B-X` and `I-X` for every type).
+        head_size: int. Width of a span head's start and end vectors
+            (even). Defaults to 64; unused by the other heads.
 
     Inputs:
         A dict with int32 `token_ids`, `padding_mask`, `segment_ids` and
@@ -83,11 +104,15 @@ class TokenClassifier(TokenClassifierAPI, Task):
 
     Returns:
         float32 logits `[batch_size, sequence_length, len(id2label)]`
-        (the CRF's emission scores with `head="crf"`).
+        (the CRF's emission scores with `head="crf"`); for a span head,
+        float32 span scores `[batch_size, sequence_length,
+        sequence_length, num_types]` (start, end inclusive, type; types
+        in sorted name order), unmasked.
 
     Raises:
-        ValueError: unknown `head`, or `lexicon_features` with a
-            preprocessor that has no lexicon.
+        ValueError: unknown `head`, `lexicon_features` with a
+            preprocessor that has no lexicon, or a span head with labels
+            that are not IOB2.
 
     Examples:
     ```python
@@ -104,6 +129,9 @@ class TokenClassifier(TokenClassifierAPI, Task):
         Probabilistic Models for Segmenting and Labeling Sequence Data".
         Ma, Peng, Zhang, Wei, Huang (2020), "Simplify the Usage of Lexicon
         in Chinese NER".
+        Su, Lu, Pan, Wen, Liu (2022), "Global Pointer: Novel Efficient
+        Span-based Approach for Named Entity Recognition",
+        arXiv:2208.03054.
     """
 
     def __init__(
@@ -117,6 +145,7 @@ class TokenClassifier(TokenClassifierAPI, Task):
         head="softmax",
         lexicon_features=False,
         lexicon_dim=16,
+        head_size=64,
         **kwargs,
     ):
         if head not in HEADS:
@@ -141,13 +170,23 @@ class TokenClassifier(TokenClassifierAPI, Task):
             self.lexicon_embedding = keras.layers.Embedding(
                 NUM_LEXICON_CLASSES, lexicon_dim, name="lexicon_embedding"
             )
-        self.classifier_head = keras.layers.Dense(
-            len(id2label),
-            kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
-            dtype="float32" if backbone.dtype_policy.name.startswith(
-                "mixed") else None,
-            name="classifier_head",
-        )
+        # Under a mixed policy the head computes in float32.
+        head_dtype = "float32" if backbone.dtype_policy.name.startswith(
+            "mixed") else None
+        if head in SPAN_HEADS:
+            tag_tables(list(id2label))  # IOB2 with B-X and I-X, or raises
+            self.classifier_head = GlobalPointer(
+                len(tag_tables(list(id2label))[1]), head_size,
+                efficient=head == "efficient_global_pointer",
+                dtype=head_dtype, name="classifier_head")
+        else:
+            self.classifier_head = keras.layers.Dense(
+                len(id2label),
+                kernel_initializer=keras.initializers.TruncatedNormal(
+                    stddev=0.02),
+                dtype=head_dtype,
+                name="classifier_head",
+            )
         # Outside the functional graph: the CRF reads the logits in the loss
         # and in `decode_word_logits`, not in `call`.
         self.crf = None
@@ -202,6 +241,12 @@ class TokenClassifier(TokenClassifierAPI, Task):
         self.head = head
         self.lexicon_features = lexicon_features
         self.lexicon_dim = lexicon_dim
+        self.head_size = head_size
+
+    @property
+    def span_head(self):
+        """True for a GlobalPointer head (span scores, not tag logits)."""
+        return self.head in SPAN_HEADS
 
     def model_inputs(self, encoding):
         """Dense model inputs from a preprocessor encoding.
@@ -232,11 +277,20 @@ class TokenClassifier(TokenClassifierAPI, Task):
         each word's logits at its first sub-token in the window that owns it.
         Used by evaluation, `predict_ner` and the serving signature alike.
 
+        For a span head, word `i`'s entry holds the scores of the spans
+        that start at it: `[max_words, num_types]`, column `j` the span to
+        word `j` (inclusive), read at both words' first sub-tokens in the
+        window that owns word `i`. Cells with `j < i`, `j` past the
+        sentence, or `j` owned by another window (a sentence longer than
+        one window) are `-1e4`.
+
         Args:
             words: `tf.RaggedTensor` of `tf.string`, `[batch_size, (words)]`.
 
         Returns:
-            float32 `tf.RaggedTensor` `[batch_size, (words), num_labels]`.
+            float32 `tf.RaggedTensor` `[batch_size, (words), num_labels]`,
+            or `[batch_size, (words), max_words, num_types]` for a span
+            head.
 
         Raises:
             ValueError: the model has no preprocessor.
@@ -253,6 +307,8 @@ class TokenClassifier(TokenClassifierAPI, Task):
             axis=1,
         )
         word_logits = tf.cast(tf.gather_nd(logits, index), tf.float32)
+        if self.span_head:  # [F, T, C] rows: read the sentence's columns
+            word_logits = span_columns(encoding, word_logits)
         return encoding["word_window"].with_flat_values(word_logits)
 
     def decode_word_logits(self, word_logits):
@@ -260,17 +316,23 @@ class TokenClassifier(TokenClassifierAPI, Task):
 
         The softmax head takes each word's argmax; the CRF head runs
         Viterbi over the sentence's words (padded to the longest sentence,
-        masked), so the whole sentence is one path.
+        masked), so the whole sentence is one path. A span head keeps the
+        highest-scoring positive spans that do not overlap
+        (`tfllm.layers.span_decoding.spans_to_tags`).
 
         Args:
             word_logits: float `tf.RaggedTensor`
-                `[batch_size, (words), num_labels]`, from
+                `[batch_size, (words), num_labels]` (span head:
+                `[batch_size, (words), max_words, num_types]`), from
                 `predict_word_logits`.
 
         Returns:
             int32 `tf.RaggedTensor` `[batch_size, (words)]`, with the row
             splits of `word_logits`.
         """
+        if self.span_head:
+            tags, _ = self.decode_word_tags(word_logits)
+            return tags
         if self.crf is None:
             return word_logits.with_flat_values(tf.argmax(
                 word_logits.flat_values, axis=-1, output_type=tf.int32))
@@ -279,6 +341,46 @@ class TokenClassifier(TokenClassifierAPI, Task):
         mask = tf.sequence_mask(lengths, tf.shape(padded)[1])
         tags, _ = self.crf.decode(padded, mask)
         return word_logits.with_flat_values(tf.boolean_mask(tags, mask))
+
+    def decode_word_tags(self, word_logits):
+        """Tag ids and a confidence per word (span head), in graph ops.
+
+        Args:
+            word_logits: span scores from `predict_word_logits`.
+
+        Returns:
+            `(tags, confidence)`: int32 and float32 `tf.RaggedTensor`
+            `[batch_size, (words)]`; the confidence of an entity word is
+            `sigmoid` of its span's score (see
+            `tfllm.layers.span_decoding.spans_to_tags`).
+        """
+        lengths = word_logits.row_lengths()
+        padded = word_logits.to_tensor(-NEG_SCORE)  # [B, W, W, C]
+        tags, confidence = spans_to_tags(padded, lengths, self.id2label)
+        mask = tf.sequence_mask(lengths, tf.shape(tags)[1])
+        return (word_logits.with_flat_values(tf.boolean_mask(tags, mask)),
+                word_logits.with_flat_values(
+                    tf.boolean_mask(confidence, mask)))
+
+    def decode_word_spans(self, word_logits):
+        """Every entity span of a span head, nested ones included.
+
+        Args:
+            word_logits: span scores from `predict_word_logits`.
+
+        Returns:
+            dict of `tf.RaggedTensor` `[batch_size, (spans)]`: int32
+            `start` and `end` word (inclusive), `type` (index into the
+            sorted entity type names) and float32 `score` (> 0).
+
+        Raises:
+            ValueError: the model has no span head.
+        """
+        if not self.span_head:
+            raise ValueError(f"decode_word_spans needs a span head, not "
+                             f"head={self.head!r}")
+        lengths = word_logits.row_lengths()
+        return decode_spans(word_logits.to_tensor(-NEG_SCORE), lengths)
 
     def predict_word_labels(self, words):
         """Label ids per word for a batch of word lists, in graph ops.
@@ -306,9 +408,12 @@ class TokenClassifier(TokenClassifierAPI, Task):
                 `tfllm.training.train`.
 
         Returns:
-            Sparse cross-entropy from logits (softmax head) or a `CRFLoss`
-            bound to `self.crf` (CRF head).
+            Sparse cross-entropy from logits (softmax head), a `CRFLoss`
+            bound to `self.crf` (CRF head) or a `GlobalPointerLoss`
+            (span head).
         """
+        if self.span_head:
+            return GlobalPointerLoss(self.id2label, reduction=reduction)
         if self.crf is not None:
             return CRFLoss(self.crf, reduction=reduction)
         return keras.losses.SparseCategoricalCrossentropy(
@@ -319,8 +424,14 @@ class TokenClassifier(TokenClassifierAPI, Task):
         """Keras' `compute_loss`; the CRF head binds its `CRFLoss` first.
 
         Raises:
-            ValueError: a CRF model compiled without a `CRFLoss`.
+            ValueError: a CRF model compiled without a `CRFLoss`, or a
+                span head without a `GlobalPointerLoss`.
         """
+        if self.span_head and not isinstance(self.loss, GlobalPointerLoss):
+            raise ValueError(
+                f"a TokenClassifier with head={self.head!r} trains with "
+                "tfllm.training.global_pointer_loss.GlobalPointerLoss, "
+                f"not {self.loss!r}")
         if self.crf is not None:
             if not isinstance(self.loss, CRFLoss):
                 raise ValueError(
@@ -338,6 +449,7 @@ class TokenClassifier(TokenClassifierAPI, Task):
             "head": self.head,
             "lexicon_features": self.lexicon_features,
             "lexicon_dim": self.lexicon_dim,
+            "head_size": self.head_size,
         })
         return config
 
@@ -353,6 +465,7 @@ def build_token_classifier(
     word_splitter="whitespace",
     head="softmax",
     lexicon_features=None,
+    head_size=64,
 ):
     """Loads a backbone and its tokenizer and builds a `TokenClassifier`.
 
@@ -368,10 +481,13 @@ def build_token_classifier(
         word_splitter: str. How served raw text is split into words:
             `"whitespace"` (default) or `"cjk_chars"` (Chinese); see
             `tfllm.preprocessing.word_splitter`.
-        head: str. `"softmax"` (default) or `"crf"`; see `TokenClassifier`.
+        head: str. `"softmax"` (default), `"crf"`,
+            `"efficient_global_pointer"` or `"global_pointer"`; see
+            `TokenClassifier`.
         lexicon_features: None (default), `"jieba"` or a word list path:
             feed each word's lexicon class to the head (see
             `TokenClassificationPreprocessor`).
+        head_size: int. Span heads' start/end vector width (default 64).
 
     Returns:
         `TokenClassifier` with its preprocessor.
@@ -401,4 +517,5 @@ def build_token_classifier(
         casing_features=casing_features,
         head=head,
         lexicon_features=lexicon_features is not None,
+        head_size=head_size,
     )

@@ -207,7 +207,7 @@ class TokenClassifierAPI:
                         max_length=128, window_overlap=None,
                         casing_features=True, dropout=0.1,
                         lexicon_features=None, word_splitter=None,
-                        seed=None, load_weights=True):
+                        seed=None, load_weights=True, head_size=64):
         """A new NER model on a pretrained encoder, ready to `fit`.
 
         Args:
@@ -218,7 +218,11 @@ class TokenClassifierAPI:
                 `["O", "B-PER", "I-PER"]` (`tfllm.load_ner_dataset(...)
                 .labels`, or `tfllm.data.tagging.build_label_list`).
             head: str. `"crf"` (default; pair it with the default head
-                learning rate 1e-3 of `fit`) or `"softmax"`.
+                learning rate 1e-3 of `fit`), `"softmax"`, or a span head:
+                `"efficient_global_pointer"` (recommended for small
+                encoders) or `"global_pointer"` (GlobalPointer, Su et al.
+                2022; needs IOB2 labels; nested entities via
+                `decode_word_spans`).
             max_length: int. Window length in sub-tokens (default 128;
                 capped at the backbone's limit); longer sentences are split
                 into overlapping windows.
@@ -235,6 +239,8 @@ class TokenClassifierAPI:
             seed: int or None. If given, `keras.utils.set_random_seed(seed)`
                 first, so the new head's weights are reproducible.
             load_weights: bool. False: random backbone weights (tests).
+            head_size: int. A span head's start/end vector width
+                (default 64).
 
         Returns:
             `TokenClassifier` with its preprocessor.
@@ -259,7 +265,7 @@ class TokenClassifierAPI:
             backbone, list(labels), max_length, window_overlap,
             casing_features, dropout, load_weights=load_weights,
             word_splitter=word_splitter or "whitespace", head=head,
-            lexicon_features=lexicon_features)
+            lexicon_features=lexicon_features, head_size=head_size)
         if not isinstance(model, cls):
             raise TypeError(f"from_pretrained built a {type(model).__name__}"
                             f", not a {cls.__name__}")
@@ -375,6 +381,10 @@ class TokenClassifierAPI:
         from tfllm.evaluation.ner_evaluator import evaluate_ner
         from tfllm.training.trainer import train as train_loop
 
+        if label_all_tokens and getattr(self, "span_head", False):
+            raise ValueError(
+                f"label_all_tokens does not apply to head={self.head!r}: a "
+                "span head reads spans between words' first sub-tokens")
         tags = _encode_tags(train, self.id2label)
         if validation is not None:
             _encode_tags(validation, self.id2label)  # fails before training

@@ -148,12 +148,13 @@ def run_distillation(config, training, log=print):
     keras.utils.set_random_seed(training.seed)
     teacher, data = load_run_data(config.teacher_run)
     token_task = hasattr(teacher, "predict_word_logits")
-    if getattr(teacher, "head", "softmax") == "crf":
+    teacher_head = getattr(teacher, "head", "softmax")
+    if teacher_head != "softmax" and token_task:
         raise UserInputError(
-            f"--teacher-run {config.teacher_run}: the teacher has a CRF head "
-            "(the default of `tfllm train ner`); distillation matches the "
-            "teacher's per-token softmax, so train the teacher with "
-            "--head softmax")
+            f"--teacher-run {config.teacher_run}: the teacher has a "
+            f"{teacher_head} head (crf is the default of `tfllm train ner`); "
+            "distillation matches the teacher's per-token softmax, so train "
+            "the teacher with --head softmax")
     run_name = config.run_name or datetime.datetime.now().strftime(
         f"student{config.student_layers}-%Y%m%d-%H%M%S")
     run_dir = pathlib.Path(config.output_dir) / run_name

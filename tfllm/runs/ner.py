@@ -32,7 +32,8 @@ from tfllm.data.ner_datasets import read_ner_file
 from tfllm.runs.summary import write_run_summary
 from tfllm.training.trainer import TrainingConfig
 
-HEADS = ("softmax", "crf")  # tfllm.models.token_classifier.HEADS
+# tfllm.models.token_classifier.HEADS, without importing TensorFlow.
+HEADS = ("softmax", "crf", "global_pointer", "efficient_global_pointer")
 
 
 @dataclasses.dataclass
@@ -68,8 +69,12 @@ class NerConfig:
     dropout: float = 0.1
     head: str = dataclasses.field(default="crf", metadata={
         "help": "'crf' (default: a linear-chain CRF over the logits, "
-                "Viterbi-decoded, valid IOB2 paths) or 'softmax' (a label "
-                "per sub-token)"})
+                "Viterbi-decoded, valid IOB2 paths), 'softmax' (a label "
+                "per sub-token), or the span heads 'efficient_global_pointer' "
+                "/ 'global_pointer' (GlobalPointer: a score per start word, "
+                "end word and type; nested entities)"})
+    head_size: int = dataclasses.field(default=64, metadata={
+        "help": "width of a GlobalPointer head's start/end vectors"})
     lexicon_features: Optional[str] = _help(
         "'jieba' or a word list file: feed each character's SoftLexicon-"
         "style word-boundary class (B/M/E/S lexicon matches) to the head "
@@ -379,6 +384,10 @@ def run(config, training=None, peft=None):
     peft = peft if peft is not None else PeftArgs()
     if config.head not in HEADS:
         raise SystemExit(f"--head {config.head!r}: expected one of {HEADS}")
+    if config.label_all_tokens and "global_pointer" in config.head:
+        raise SystemExit(f"--label-all-tokens does not apply to --head "
+                         f"{config.head}: a span head reads spans between "
+                         "words' first sub-tokens")
     if config.lexicon_features is not None:
         load_lexicon(config.lexicon_features)  # a bad word list fails first
     strategy = make_strategy(training.strategy)
@@ -429,7 +438,7 @@ def _run(config, training, peft, data, report, id2label, run_dir, chief,
     with strategy.scope():
         model = TokenClassifier.from_pretrained(
             config.backbone, id2label, head=config.head,
-            max_length=config.max_length,
+            head_size=config.head_size, max_length=config.max_length,
             window_overlap=config.window_overlap,
             casing_features=config.casing_features, dropout=config.dropout,
             lexicon_features=config.lexicon_features,
