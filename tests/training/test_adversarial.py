@@ -184,23 +184,3 @@ def test_fgm_loss_for_robustness_checks():
     with pytest.raises(ValueError, match="epsilon must be > 0"):
         fgm_loss(model, x, y, w, epsilon=0)
 
-
-def test_fit_with_every_strategy_from_python(tmp_path):
-    """TokenClassifier.fit (CRF head) with PGD and R-Drop at once."""
-    import json
-
-    from tiny import SENTENCE_A
-    from tiny import SENTENCE_B
-    from tiny import TAGS_A
-    from tiny import TAGS_B
-
-    model = compiled_model("crf")
-    history = model.fit([(SENTENCE_A, TAGS_A), (SENTENCE_B, TAGS_B)] * 2,
-                        epochs=1, batch_size=2, run_dir=tmp_path / "run",
-                        adversarial="pgd", pgd_steps=1, rdrop_alpha=1.0)
-    assert np.isfinite(history.history["loss"][0])
-    assert model.adversarial == AdversarialSettings("pgd", 1.0, 1, 0.3)
-    config = json.loads((tmp_path / "run" / "training_config.json")
-                        .read_text())
-    assert (config["adversarial"], config["pgd_steps"],
-            config["rdrop_alpha"]) == ("pgd", 1, 1.0)

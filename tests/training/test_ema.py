@@ -1,5 +1,8 @@
-"""The weight EMA: closed form, evaluation, best weights, resume (issue 29:
-training strategies)."""
+"""The weight EMA: closed form, evaluation, best weights, resume; and one
+train() run with EMA, PGD and R-Drop on a CRF tagger (issue 29: training
+strategies)."""
+
+import json
 
 import keras
 import numpy as np
@@ -69,8 +72,14 @@ def test_ema_needs_an_average():
 
 
 def run(tmp_path, name, epochs, seen):
+    """train() of a CRF tagger with EMA, PGD and R-Drop at once."""
+    from tfllm.models.token_classifier import TokenClassifier
+
     keras.utils.set_random_seed(0)
-    model = tiny_token_classifier(seed=0)
+    base = tiny_token_classifier(seed=0)
+    model = TokenClassifier(base.backbone, base.id2label,
+                            preprocessor=base.preprocessor, dropout=0.1,
+                            head="crf")
     encoded = encode_token_classification(model.preprocessor,
                                           *tiny_data(8))
 
@@ -80,14 +89,18 @@ def run(tmp_path, name, epochs, seen):
         return {"score": float(model.optimizer.iterations)}, {}
 
     config = TrainingConfig(epochs=epochs, batch_size=4, learning_rate=1e-2,
-                            warmup_ratio=0.0, ema_decay=0.5)
+                            warmup_ratio=0.0, ema_decay=0.5,
+                            adversarial="pgd", pgd_steps=1, rdrop_alpha=1.0)
     return train(model, encoded, config, tmp_path / name, evaluate, "score",
-                 sum_loss())[0]
+                 model.training_loss("sum"))[0]
 
 
 def test_evaluation_best_weights_and_resume_use_the_average(tmp_path):
     seen = []
     model = run(tmp_path, "whole", 2, seen)
+    assert model.adversarial.method == "pgd" and model.rdrop_alpha == 1.0
+    assert np.isfinite(json.loads((tmp_path / "whole" / "metrics.jsonl")
+                                  .read_text().splitlines()[-1])["loss"])
     path = model.classifier_head.kernel.path
     # Every evaluation saw the averaged weights.
     for kernel, average in seen:
