@@ -184,3 +184,16 @@ def test_fgm_loss_for_robustness_checks():
     with pytest.raises(ValueError, match="epsilon must be > 0"):
         fgm_loss(model, x, y, w, epsilon=0)
 
+
+
+def test_models_with_their_own_step_refuse_the_strategies():
+    from tfllm.training.steps import refuse_strategies
+
+    model = keras.Model()
+    refuse_strategies(model, "x")  # nothing set: fine
+    model.rdrop_alpha = 0.5
+    with pytest.raises(ValueError, match="two-tower .* without adversarial"):
+        refuse_strategies(model, "two-tower retrieval training")
+    model.rdrop_alpha, model.adversarial = 0.0, AdversarialSettings("fgm")
+    with pytest.raises(ValueError, match="--adversarial none"):
+        refuse_strategies(model, "contrastive (MNRL) training")

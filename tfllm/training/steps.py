@@ -110,6 +110,27 @@ def train_step(model, data):
     return results
 
 
+def refuse_strategies(model, task):
+    """Raises ValueError if the trainer set R-Drop or adversarial training.
+
+    For models with a train step of their own (in-batch negatives), which
+    does not implement them; EMA (an optimizer setting) works everywhere.
+
+    Args:
+        model: the model being trained.
+        task: str. What the model trains, for the message.
+
+    Raises:
+        ValueError: `model.adversarial` or `model.rdrop_alpha > 0`.
+    """
+    if getattr(model, "adversarial", None) is not None or float(
+            getattr(model, "rdrop_alpha", 0.0) or 0.0) > 0:
+        raise ValueError(
+            f"{task} has its own train step without adversarial training "
+            "or R-Drop: use --adversarial none and --rdrop-alpha 0 "
+            "(--ema-decay works)")
+
+
 def _clean_gradients(model, x, y, sample_weight, variables, embedding):
     """Loss, outputs and gradients of the unperturbed pass of a batch.
 
