@@ -322,3 +322,17 @@ def test_chnsenticorp_run_uses_the_hash_split_and_reports_cleaning(
     assert test["num_examples"] == len(splits["test"]) > 0
     assert json.loads((run_dir / "labels.json").read_text()) == [
         "negative", "positive"]
+
+
+def test_training_strategy_flags(tiny_cls_preset, csv_files, tmp_path):
+    """--adversarial fgm and --ema-decay reach the trainer (issue 29:
+    training strategies)."""
+    train, valid = csv_files
+    run_dir = train_classifier.main(common(tiny_cls_preset, tmp_path) + [
+        "--train-file", str(train), "--validation-file", str(valid),
+        "--epochs", "1", "--no-export", "--run-name", "strategies",
+        "--adversarial", "fgm", "--adversarial-epsilon", "0.5",
+        "--ema-decay", "0.99"])
+    config = json.loads((run_dir / "training_config.json").read_text())
+    assert (config["adversarial"], config["adversarial_epsilon"],
+            config["ema_decay"]) == ("fgm", 0.5, 0.99)

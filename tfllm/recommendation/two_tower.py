@@ -34,6 +34,7 @@ from keras_hub.layers import TransformerEncoder
 
 from tfllm.recommendation.losses import MASKED_LOGIT
 from tfllm.recommendation.losses import in_batch_softmax_loss
+from tfllm.training.steps import refuse_strategies
 
 USER_TOWERS = ("attention", "mean", "id")
 NEGATIVES = ("catalogue", "in_batch")
@@ -410,8 +411,10 @@ class TwoTowerRecommender(keras.Model):
 
         Raises:
             ValueError: gradient accumulation (`micro_batches > 1`) with
-                in-batch negatives, which need the whole batch.
+                in-batch negatives, which need the whole batch; or
+                adversarial training or R-Drop (`refuse_strategies`).
         """
+        refuse_strategies(self, "two-tower retrieval training")
         inputs, targets = data[0], data[1]
         with tf.GradientTape() as tape:
             text_features = ids = fresh = None

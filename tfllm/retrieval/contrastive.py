@@ -22,6 +22,7 @@ import tensorflow as tf
 # rebuild a saved encoder from this module alone.
 import tfllm.preprocessing.text_classification_preprocessor  # noqa: F401
 from tfllm.models.task import BackboneModelConfig
+from tfllm.training.steps import refuse_strategies
 
 INPUTS = ("token_ids", "padding_mask", "segment_ids")
 POSITIVE_PREFIX = "positive_"
@@ -156,12 +157,14 @@ class SentenceEncoder(BackboneModelConfig, keras.Model):
         need the whole batch, so gradient accumulation is refused.
 
         Raises:
-            ValueError: `micro_batches > 1`.
+            ValueError: `micro_batches > 1`, or adversarial training or
+                R-Drop (`tfllm.training.steps.refuse_strategies`).
         """
         if int(getattr(self, "micro_batches", 1) or 1) > 1:
             raise ValueError("contrastive training takes its negatives from "
                              "the batch; use a larger --batch-size instead "
                              "of --grad-accum-steps")
+        refuse_strategies(self, "contrastive (MNRL) training")
         x, groups, weight = keras.utils.unpack_x_y_sample_weight(data)
         batch = tf.shape(x["token_ids"])[0]
         if weight is None:

@@ -8,6 +8,7 @@ import time
 import keras
 import tensorflow as tf
 
+from tfllm.training.ema import ema_weights
 from tfllm.utils.atomic import atomic_path
 
 BEST_WEIGHTS = "best.weights.h5"
@@ -27,7 +28,10 @@ class EpochEvaluation(keras.callbacks.Callback):
     adds `val_<name>` scalars to the epoch logs (so the TensorBoard callback,
     placed after this one, writes them), appends a line to `metrics.jsonl`
     and saves the best weights by `monitor` (higher is better, or lower
-    with `mode="min"`). With
+    with `mode="min"`). When the optimizer keeps an exponential moving
+    average of the weights (`ema_decay`), evaluation and the saved best
+    weights use the averaged weights (`tfllm.training.ema.ema_weights`);
+    training then continues on the raw ones. With
     `patience`, training stops after that many epochs without improvement
     (early stopping); the trainer then restores the best weights.
 
@@ -90,6 +94,10 @@ class EpochEvaluation(keras.callbacks.Callback):
         logs["learning_rate"] = float(
             keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)
         )
+        with ema_weights(self.model):
+            self._evaluate(epoch, logs, seconds)
+
+    def _evaluate(self, epoch, logs, seconds):
         start = time.perf_counter()
         scalars, details = self.evaluate_fn(self.model)
         eval_seconds = time.perf_counter() - start

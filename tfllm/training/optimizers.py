@@ -19,6 +19,7 @@ def make_adamw(
     weight_decay=0.01,
     max_grad_norm=1.0,
     learning_rate_multipliers=None,
+    ema_decay=0.0,
 ):
     """AdamW with linear warmup and decay, decoupled weight decay, clipping.
 
@@ -32,6 +33,10 @@ def make_adamw(
         learning_rate_multipliers: dict or None. Regular expression on
             variable paths -> factor on the scheduled learning rate; see
             `FusedAdamW` and `head_learning_rate_multipliers`.
+        ema_decay: float in [0, 1). With a value > 0, the optimizer keeps
+            an exponential moving average of the weights with this decay
+            (Keras' `use_ema`, `ema_momentum`; see `tfllm.training.ema`).
+            Default 0: none.
 
     Returns:
         `FusedAdamW` (a `keras.optimizers.AdamW`); variables whose name
@@ -48,6 +53,8 @@ def make_adamw(
         epsilon=1e-8,
         global_clipnorm=max_grad_norm or None,
         learning_rate_multipliers=learning_rate_multipliers,
+        use_ema=ema_decay > 0,
+        ema_momentum=ema_decay if ema_decay > 0 else 0.99,
     )
     optimizer.exclude_from_weight_decay(var_names=list(NO_DECAY_NAMES))
     return optimizer
@@ -81,6 +88,14 @@ class FusedAdamW(keras.optimizers.AdamW):
     for the CRF and head); scaling the gradients instead would do nothing,
     since Adam's update does not depend on the gradient's scale. Layer-wise
     learning-rate decay is the same mechanism with one pattern per layer.
+
+    Weight average: with `use_ema`, the moving average is Keras' own, but
+    `finalize_variable_values` (which `model.fit` calls when it returns)
+    leaves the raw weights in the model instead of overwriting them with
+    the average: tfllm's trainer may call `fit` again on the same model
+    (a resumed run finishing its interrupted epoch) and must continue
+    from the raw weights; it swaps the average in for evaluation and for
+    the best-epoch weights (`tfllm.training.ema`).
 
     Args:
         learning_rate_multipliers: dict str -> float, or None. Saved in
@@ -172,6 +187,9 @@ class FusedAdamW(keras.optimizers.AdamW):
             lr=tf.cast(learning_rate, dtype), beta1=beta_1, beta2=beta_2,
             epsilon=tf.cast(self.epsilon, dtype),
             grad=tf.cast(gradient, dtype))
+
+    def finalize_variable_values(self, var_list):
+        """Keeps the raw weights at the end of `fit` (see the class)."""
 
     def get_config(self):
         config = super().get_config()

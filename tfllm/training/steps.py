@@ -21,6 +21,11 @@ gradients are not finite, halving the scale; such a step does not advance
 import keras
 import tensorflow as tf
 
+from tfllm.training.adversarial import adversarial_gradients
+from tfllm.training.adversarial import check_replicas
+from tfllm.training.adversarial import token_embedding_variable
+from tfllm.training.rdrop import rdrop_kl
+
 
 def train_step(model, data):
     """One optimisation step of `model` on a batch.
@@ -35,6 +40,14 @@ def train_step(model, data):
     `cond`, which fails under `tf.distribute` (merge_call inside control
     flow).
 
+    Training strategies, set as model attributes by `tfllm.training.train`
+    from its `TrainingConfig`: `model.rdrop_alpha > 0` runs each
+    micro-batch twice with R-Drop's loss (`tfllm.training.rdrop`);
+    `model.adversarial` (an `AdversarialSettings` with method `fgm` or
+    `pgd`) adds, per micro-batch, the gradients of a pass on perturbed
+    word embeddings (`tfllm.training.adversarial`). All gradients are
+    summed before the one `optimizer.apply`.
+
     Args:
         model: a compiled `keras.Model`.
         data: `(x, y)` or `(x, y, sample_weight)` from the dataset; sample
@@ -47,6 +60,12 @@ def train_step(model, data):
     replicas = tf.distribute.get_strategy().num_replicas_in_sync
     micro_batches = int(getattr(model, "micro_batches", 1) or 1)
     batch_size = tf.shape(tf.nest.flatten(x)[0])[0]
+    adversarial = getattr(model, "adversarial", None)
+    embedding = None
+    if adversarial is not None and adversarial.method != "none":
+        check_replicas()
+        embedding = token_embedding_variable(model)
+    variables = list(model.trainable_variables)
     gradients, total_loss = None, 0.0
     for part in _micro_batches((x, y, sample_weight), batch_size,
                                micro_batches):
@@ -54,23 +73,19 @@ def train_step(model, data):
         after = [] if gradients is None else [
             g for g in gradients if g is not None]
         with tf.control_dependencies(after):
-            with tf.GradientTape() as tape:
-                y_pred = model(px, training=True)
-                loss = model.compute_loss(
-                    x=px, y=py, y_pred=y_pred, sample_weight=psw,
-                    training=True,
-                )
-                scaled_loss = model.optimizer.scale_loss(loss)
-            grads = tape.gradient(scaled_loss, model.trainable_variables)
+            loss, y_pred, grads, embedding_grad = _clean_gradients(
+                model, px, py, psw, variables, embedding)
+            if embedding is not None:
+                adversarial_grads = adversarial_gradients(
+                    model, px, py, psw, embedding, embedding_grad,
+                    variables, adversarial)
+                grads = _add(grads, adversarial_grads)
         # Embedding gradients arrive as IndexedSlices, for which Keras' TF
         # optimizers update only the rows in the batch (lazy Adam). Dense
         # gradients give standard AdamW (Loshchilov & Hutter 2019), as
         # PyTorch and Hugging Face do.
-        grads = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices)
-                 else g for g in grads]
-        gradients = grads if gradients is None else [
-            a if b is None else b if a is None else a + b
-            for a, b in zip(gradients, grads)]
+        grads = [_dense(g) for g in grads]
+        gradients = grads if gradients is None else _add(gradients, grads)
         total_loss += loss
         model.compute_metrics(px, py, y_pred, sample_weight=psw)
     model._loss_tracker.update_state(
@@ -93,6 +108,81 @@ def train_step(model, data):
         # `strategy.reduce("MEAN", value, axis=0)`, which needs an axis 0.
         results = {k: tf.reshape(v, [1]) for k, v in results.items()}
     return results
+
+
+def refuse_strategies(model, task):
+    """Raises ValueError if the trainer set R-Drop or adversarial training.
+
+    For models with a train step of their own (in-batch negatives), which
+    does not implement them; EMA (an optimizer setting) works everywhere.
+
+    Args:
+        model: the model being trained.
+        task: str. What the model trains, for the message.
+
+    Raises:
+        ValueError: `model.adversarial` or `model.rdrop_alpha > 0`.
+    """
+    if getattr(model, "adversarial", None) is not None or float(
+            getattr(model, "rdrop_alpha", 0.0) or 0.0) > 0:
+        raise ValueError(
+            f"{task} has its own train step without adversarial training "
+            "or R-Drop: use --adversarial none and --rdrop-alpha 0 "
+            "(--ema-decay works)")
+
+
+def _clean_gradients(model, x, y, sample_weight, variables, embedding):
+    """Loss, outputs and gradients of the unperturbed pass of a batch.
+
+    With `model.rdrop_alpha > 0` the batch runs twice (two dropout
+    masks) and the loss is R-Drop's (`tfllm.training.rdrop`): the mean of
+    the two task losses plus alpha times their symmetric KL.
+
+    Returns:
+        `(loss, y_pred, grads, embedding_grad)`: grads of the scaled loss
+        per variable; `embedding_grad` that of `embedding` (None when
+        `embedding` is None), also when the embedding is frozen.
+    """
+    alpha = float(getattr(model, "rdrop_alpha", 0.0) or 0.0)
+    frozen = embedding is not None and not embedding.trainable
+    with tf.GradientTape() as tape:
+        if frozen:
+            tape.watch(embedding.value)
+        y_pred = model(x, training=True)
+        loss = model.compute_loss(x=x, y=y, y_pred=y_pred,
+                                  sample_weight=sample_weight, training=True)
+        if alpha > 0:
+            second = model(x, training=True)
+            loss = 0.5 * (loss + model.compute_loss(
+                x=x, y=y, y_pred=second, sample_weight=sample_weight,
+                training=True))
+            loss += alpha * tf.cast(rdrop_kl(
+                y_pred, second, sample_weight,
+                multi_label=bool(getattr(model, "multi_label", False)),
+                reduction=getattr(model.loss, "reduction", "sum")),
+                loss.dtype)
+        scaled_loss = model.optimizer.scale_loss(loss)
+    targets = variables + ([embedding.value] if frozen else [])
+    grads = tape.gradient(scaled_loss, targets)
+    embedding_grad = None
+    if frozen:
+        embedding_grad = grads.pop()
+    elif embedding is not None:
+        embedding_grad = grads[[v is embedding for v in variables].index(
+            True)]
+    return loss, y_pred, grads, embedding_grad
+
+
+def _add(a, b):
+    """Sums two gradient lists; None counts as zero."""
+    return [x if y is None else y if x is None else _dense(x) + _dense(y)
+            for x, y in zip(a, b)]
+
+
+def _dense(gradient):
+    if isinstance(gradient, tf.IndexedSlices):
+        return tf.convert_to_tensor(gradient)
+    return gradient
 
 
 def _micro_batches(batch, batch_size, count):

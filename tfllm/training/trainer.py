@@ -19,6 +19,7 @@ from tfllm.data.pipeline import padded_batch_shapes
 from tfllm.data.pipeline import steps_per_epoch
 from tfllm.peft.registry import training_callbacks
 from tfllm.training import tracking
+from tfllm.training.adversarial import AdversarialSettings
 from tfllm.training.callbacks import BEST_WEIGHTS
 from tfllm.training.callbacks import EpochEvaluation
 from tfllm.training.callbacks import NonFiniteLossError
@@ -88,6 +89,17 @@ class TrainingConfig:
             `tensorboard`, `wandb`, `mlflow`, or `none`
             (`tfllm.training.tracking`; wandb and mlflow need
             `pip install "tfllm[tracking]"`).
+        adversarial: str. Adversarial training on the word embeddings:
+            `none` (default), `fgm` or `pgd` (`tfllm.training.adversarial`).
+        adversarial_epsilon: float. L2 norm of the FGM perturbation of the
+            embedding matrix, radius of the PGD ball.
+        pgd_steps: int. PGD ascent steps K.
+        pgd_alpha: float. L2 norm of each PGD ascent step.
+        rdrop_alpha: float. Weight of R-Drop's symmetric KL between two
+            dropout passes (`tfllm.training.rdrop`); 0: off.
+        ema_decay: float. Decay of an exponential moving average of the
+            weights used for evaluation and the saved model
+            (`tfllm.training.ema`); 0: off.
     """
 
     epochs: int = 5
@@ -113,6 +125,27 @@ class TrainingConfig:
         "run folder), mlflow (store <run folder>/mlruns unless "
         "MLFLOW_TRACKING_URI is set), or none; wandb and mlflow need "
         'pip install "tfllm[tracking]"', "tensorboard")
+    adversarial: str = help_field(
+        "adversarial training on the word embeddings: none, fgm (Miyato et "
+        "al. 2017; a step costs ~2x: one more forward and backward pass) "
+        "or pgd (Madry et al. 2018, K-step embedding PGD; ~(K+1)x); one "
+        "replica only", "none")
+    adversarial_epsilon: float = help_field(
+        "L2 norm of the FGM perturbation of the embedding matrix, radius "
+        "of the PGD ball (the BERT fine-tuning recipe: 1.0)", 1.0)
+    pgd_steps: int = help_field(
+        "PGD ascent steps K, each a forward and backward pass", 3)
+    pgd_alpha: float = help_field(
+        "L2 norm of each PGD ascent step (the BERT recipe: 0.3)", 0.3)
+    rdrop_alpha: float = help_field(
+        "R-Drop (Liang et al. 2021): weight of the symmetric KL between "
+        "two dropout passes of each batch; 0 (default) is off; a step "
+        "costs ~2x forward and backward; papers use 0.1 to 5", 0.0)
+    ema_decay: float = help_field(
+        "exponential moving average of the weights (Polyak averaging) "
+        "with this decay, e.g. 0.999, used for every evaluation and the "
+        "saved best model; 0 (default) is off; costs one copy of the "
+        "weights", 0.0)
 
 
 def _extend_schedule(optimizer, total_updates):
@@ -131,6 +164,51 @@ def _extend_schedule(optimizer, total_updates):
         print(f"learning-rate schedule: decay now ends at update {total} "
               f"(was {schedule.total_steps}): --epochs changed")
         schedule.total_steps = total
+
+
+def strategy_settings(config):
+    """Checks the training-strategy fields of a `TrainingConfig`.
+
+    Args:
+        config: `TrainingConfig`.
+
+    Returns:
+        `AdversarialSettings`, or None when `config.adversarial` is
+        `"none"`.
+
+    Raises:
+        ValueError: unknown `adversarial`, a non-positive epsilon, PGD
+            steps or step size, a negative `rdrop_alpha`, an `ema_decay`
+            outside [0, 1), or adversarial training under a strategy with
+            several replicas.
+    """
+    if config.rdrop_alpha < 0:
+        raise ValueError(
+            f"rdrop_alpha must be >= 0, got {config.rdrop_alpha}")
+    if not 0 <= config.ema_decay < 1:
+        raise ValueError(
+            f"ema_decay must be in [0, 1), got {config.ema_decay}")
+    settings = AdversarialSettings(
+        config.adversarial, config.adversarial_epsilon, config.pgd_steps,
+        config.pgd_alpha)
+    if settings.method == "none":
+        return None
+    from tfllm.training.adversarial import check_replicas
+
+    check_replicas()
+    return settings
+
+
+def _check_resumed_ema(optimizer, ema_decay):
+    """Warns when a resumed run's checkpoint has another EMA setting."""
+    optimizer = getattr(optimizer, "inner_optimizer", optimizer)
+    saved = (optimizer.ema_momentum if getattr(optimizer, "use_ema", False)
+             else 0.0)
+    if abs(saved - ema_decay) > 1e-12:
+        logger.warning(
+            "ema_decay %g given, but the checkpoint was trained with %g: "
+            "the resumed run keeps the checkpoint's %g", ema_decay, saved,
+            saved)
 
 
 def warn_if_short(total_updates, steps, config):
@@ -235,6 +313,7 @@ def train(model, encoded, config, run_dir, evaluate_fn, monitor, loss,
             f"reduction='sum', got {loss.reduction!r}"
         )
     report_to = tracking.parse_report_to(config.report_to)
+    adversarial = strategy_settings(config)
     if config.deterministic:
         tf.config.experimental.enable_op_determinism()
     run_dir = pathlib.Path(run_dir)
@@ -283,6 +362,7 @@ def train(model, encoded, config, run_dir, evaluate_fn, monitor, loss,
                 config.weight_decay,
                 None if clip_in_step else config.max_grad_norm,
                 multipliers,
+                config.ema_decay,
             ),
             loss=loss,
             jit_compile=config.jit_compile,
@@ -291,6 +371,11 @@ def train(model, encoded, config, run_dir, evaluate_fn, monitor, loss,
     # (tfllm.training.steps): Keras would clip each replica's part.
     model.replica_clipnorm = config.max_grad_norm if clip_in_step else None
     model.micro_batches = accumulation
+    # Training strategies read by the train step (tfllm.training.steps).
+    model.adversarial = adversarial
+    model.rdrop_alpha = config.rdrop_alpha
+    if resumed is not None:
+        _check_resumed_ema(model.optimizer, config.ema_decay)
     if own_pipeline:
         dataset = encoded.make_dataset(update_batch, shuffle=True,
                                        seed=config.seed, repeat=True)
