@@ -36,6 +36,7 @@ the prediction pass: about 3x a clean evaluation.
 """
 
 import numpy as np
+import tensorflow as tf
 
 from tfllm.evaluation.robustness import NoiseStats
 from tfllm.evaluation.robustness import Perturbation
@@ -101,7 +102,7 @@ class FgmAttack(Perturbation):
             delta = fgm_perturbation(
                 embedding_gradient(model, x, y, weight), self.epsilon)
             stats.eligible += 1
-            stats.changed += int(bool(np.any(delta.numpy() != 0)))
+            stats.changed += int(bool(tf.reduce_any(delta != 0)))
             with shifted_embedding(model, delta):
                 predictions.append(adapter.predict(model, chunk))
         return adapter.score(model, data, predictions), stats
