@@ -25,10 +25,17 @@ def test_scores_a_saved_ner_model_on_a_file(tmp_path, capsys):
                                   str(data)])
     result = evaluate_robustness.main([
         "--run", str(tmp_path), "--task", "ner", "--data", str(data),
-        "--noise", "typo", "--rate", "1.0"])
+        "--noise", "typo,adversarial", "--rate", "1.0",
+        "--adversarial-epsilon", "1e-6", "--adversarial-batch-size", "1"])
     expected = model.evaluate([(SENTENCE_A, TAGS_A), (SENTENCE_B, TAGS_B)])
     assert result["clean"]["entity_f1"] == expected["f1"]
     assert result["noise"]["typo"]["changed"] == 15
+    # FGM, one chunk per sentence; the flags reach FgmAttack.
+    adversarial = result["noise"]["adversarial"]
+    assert (adversarial["eligible"], adversarial["changed"]) == (2, 2)
+    assert result["options"] == {
+        "adversarial": {"epsilon": 1e-6, "batch_size": 1}}
+    assert adversarial["scores"] == result["clean"]
     written = json.loads((tmp_path / "robustness.json").read_text())
     assert written["noise"]["typo"]["scores"] == \
         result["noise"]["typo"]["scores"]

@@ -4,7 +4,10 @@ The model is a run folder (or a `.keras` file with `--task`); the data the
 run's validation split as training built it, or `--file` in the run's
 dataset format. Each `--noise` kind (typo, homophone, traditional,
 simplified; `tfllm.evaluation.robustness`) changes each eligible unit with
-probability `--rate`, seeded by `--seed`. Prints a table of the scores
+probability `--rate`, seeded by `--seed`; `adversarial` scores under a
+one-step FGM attack on the word embeddings of norm
+`--adversarial-epsilon` per chunk of `--adversarial-batch-size` examples
+(`tfllm.evaluation.adversarial_robustness`). Prints a table of the scores
 (entity F1, or accuracy and macro-F1) and their drops, and writes it as
 JSON to `--output` (default: `robustness.json` in the run folder).
 """
@@ -39,6 +42,12 @@ class RobustnessConfig:
     rate: float = _help("probability that each eligible unit is changed",
                         0.1)
     seed: int = _help("seeds the noise", 0)
+    adversarial_epsilon: float = _help(
+        "--noise adversarial: L2 norm of the FGM perturbation of the word "
+        "embeddings, per chunk (as --adversarial-epsilon in training)", 1.0)
+    adversarial_batch_size: int = _help(
+        "--noise adversarial: examples per chunk (one gradient, one "
+        "perturbation)", 32)
     max_eval_examples: Optional[int] = _help(
         "score only the first N examples")
     output: Optional[str] = _help(
@@ -127,8 +136,13 @@ def main(argv=None):
         raise SystemExit("give --model RUN_FOLDER")
     noises = [n.strip() for n in config.noise.split(",") if n.strip()]
     model, examples = load_model_and_data(config)
+    options = {}
+    if "adversarial" in noises:
+        options["adversarial"] = {
+            "epsilon": config.adversarial_epsilon,
+            "batch_size": config.adversarial_batch_size}
     result = robustness_check(model, examples, noises, config.rate,
-                              config.seed)
+                              config.seed, options)
     print(f"{result['num_examples']} examples, rate {config.rate}, "
           f"seed {config.seed}")
     print(format_table(result))

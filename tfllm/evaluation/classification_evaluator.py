@@ -78,11 +78,26 @@ def evaluate_classifier(model, examples, batch_size=64):
         `probabilities` (array `[n, num_labels]`), `predicted` (label
         names per example: a str, or a list for multi-label) and `gold`.
     """
-    from tfllm.data.labels import label_ids
-
     pairs = [e.text_pair for e in examples] if model.text_pairs else None
     probabilities = predict_probabilities(
         model, [e.text for e in examples], pairs, batch_size)
+    return classifier_report(model, examples, probabilities)
+
+
+def classifier_report(model, examples, probabilities):
+    """The report of `evaluate_classifier` for given probabilities.
+
+    Args:
+        model: `TextClassifier` (its `id2label`, `multi_label`, `decide`).
+        examples: list of `TextExample`, the gold labels.
+        probabilities: float32 array `[len(examples), num_labels]`, as
+            `predict_probabilities` returns.
+
+    Returns:
+        See `evaluate_classifier`.
+    """
+    from tfllm.data.labels import label_ids
+
     gold = label_ids(examples, model.id2label, model.multi_label)
     if model.multi_label:
         decided = model.decide(tf.constant(probabilities)).numpy()

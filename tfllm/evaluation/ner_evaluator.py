@@ -89,11 +89,26 @@ def evaluate_ner(model, sentences, tags, batch_size=64):
         `predictions` (list of lists of str).
     """
     predicted = predict_tags(model, sentences, batch_size)
+    return ner_report(tags, predicted, model.id2label)
+
+
+def ner_report(tags, predicted, labels):
+    """The scores of `evaluate_ner` for given predictions.
+
+    Args:
+        tags: list of lists of str, gold IOB2 tags.
+        predicted: list of lists of str, predicted IOB2 tags, word for word.
+        labels: list of str, the model's label list (`id2label`).
+
+    Returns:
+        dict with `entity_strict`, `entity_conlleval`, `token`, `f1` (strict
+        micro entity F1, seqeval IOB2) and `predictions` (`predicted`).
+    """
     strict = entity_report(tags, predicted, mode="strict")
     return {
         "f1": strict["micro avg"]["f1-score"],
         "entity_strict": strict,
         "entity_conlleval": entity_report(tags, predicted, mode="conlleval"),
-        "token": token_report(tags, predicted, labels=model.id2label),
+        "token": token_report(tags, predicted, labels=labels),
         "predictions": predicted,
     }

@@ -21,6 +21,10 @@ data and on copies of it with one kind of noise each, all seeded:
 - `traditional` / `simplified`: a character written in the other script,
   by OpenCC's phrase-aware conversion (`s2t` / `t2s`, the `opencc`
   package), kept only where it maps one character to one.
+- `adversarial`: no text noise; the score under a one-step FGM attack on
+  the word embeddings, chunk by chunk (`FgmAttack` in
+  `tfllm.evaluation.adversarial_robustness`; options `epsilon`,
+  `batch_size`). `rate` does not apply to it.
 
 `rate` is the probability that each eligible unit (a letter run for
 `typo`, a character with a replacement for the others) is changed; the
@@ -28,14 +32,14 @@ realised fraction is reported. Chinese noise is one character for one, and
 typos stay inside a word, so NER tags stay aligned with the words.
 
 New kinds register in `PERTURBATIONS` (`register_perturbation`). An entry
-is a factory `f(rate=...)` returning a `Perturbation`; one that perturbs
-the model instead of the text (for example FGM on the token embeddings,
+is a factory `f(rate=..., **options)` returning a `Perturbation`; one that
+perturbs the model instead of the text (FGM on the token embeddings,
 Miyato et al. 2017, "Adversarial Training Methods for Semi-Supervised Text
 Classification") overrides `Perturbation.evaluate`.
 
 Cost: one evaluation pass per noise kind plus the clean pass (the
-evaluation's own time each); the homophone table takes about a second for
-a 20k-piece vocabulary.
+evaluation's own time each; about three for `adversarial`); the
+homophone table takes about a second for a 20k-piece vocabulary.
 """
 
 import dataclasses
@@ -355,11 +359,18 @@ class ScriptNoise(Perturbation):
         return out
 
 
+def _fgm_attack(rate=0.1, **options):
+    from tfllm.evaluation.adversarial_robustness import FgmAttack
+
+    return FgmAttack(rate, **options)
+
+
 PERTURBATIONS = {
     "typo": TypoNoise,
     "homophone": HomophoneNoise,
     "traditional": lambda rate=0.1: ScriptNoise("s2t", rate),
     "simplified": lambda rate=0.1: ScriptNoise("t2s", rate),
+    "adversarial": _fgm_attack,
 }
 
 
@@ -369,7 +380,9 @@ def register_perturbation(name, factory):
     Args:
         name: str. Its name in `robustness_check(noises=...)` and
             `--noise`.
-        factory: callable `factory(rate=...)` returning a `Perturbation`.
+        factory: callable `factory(rate=..., **options)` returning a
+            `Perturbation` (`options`: its entry in
+            `robustness_check(options=...)`).
 
     Raises:
         ValueError: the name is taken.
@@ -443,7 +456,7 @@ def _task_and_data(model, data):
 
 def robustness_check(model, data, noises=("typo", "homophone",
                                            "traditional"),
-                     rate=0.1, seed=0):
+                     rate=0.1, seed=0, options=None):
     """Clean and noisy scores of a trained model, and the drops.
 
     Args:
@@ -456,31 +469,43 @@ def robustness_check(model, data, noises=("typo", "homophone",
             eligible unit is changed.
         seed: int, default 0. Each noise kind draws from its own generator
             seeded with `(seed, name)`, so results do not depend on order.
+        options: dict or None. Noise name -> dict of keyword arguments for
+            its factory, e.g. `{"adversarial": {"epsilon": 0.5,
+            "batch_size": 32}}` (`FgmAttack`'s defaults: 1.0 and 32).
 
     Returns:
         dict: `task` (`"ner"` or `"classification"`), `metrics` (names),
         `rate`, `seed`, `num_examples`, `clean` (metric -> score, equal to
         `model.evaluate`'s) and `noise`: name -> {`scores`, `drop` (clean
-        minus noisy, per metric), `eligible`, `changed`, `changed_rate`}.
+        minus noisy, per metric), `eligible`, `changed`, `changed_rate`}
+        (for `adversarial`: chunks, perturbed chunks), and `options`.
 
     Raises:
         ValueError: an unknown noise name (the message lists the known
-            ones), a bad rate, or empty data.
+            ones), options for a noise not in `noises`, a bad rate or
+            option value, or empty data.
     """
     unknown = [n for n in noises if n not in PERTURBATIONS]
     if unknown:
         raise ValueError(f"unknown noise {unknown}; known: "
                          f"{sorted(PERTURBATIONS)}")
+    options = dict(options or {})
+    extra = sorted(set(options) - set(noises))
+    if extra:
+        raise ValueError(f"options for {extra}, which are not in noises "
+                         f"{list(noises)}")
     task, data = _task_and_data(model, data)
     if not data:
         raise ValueError("no examples to score")
     clean = task.score(model, data)
     result = {"task": "ner" if task is NerTask else "classification",
               "metrics": list(task.metrics), "rate": rate, "seed": seed,
-              "num_examples": len(data), "clean": clean, "noise": {}}
+              "num_examples": len(data), "clean": clean, "noise": {},
+              "options": options}
     texts = task.texts(data)
     for name in noises:
-        perturbation = PERTURBATIONS[name](rate=rate)
+        perturbation = PERTURBATIONS[name](rate=rate,
+                                           **options.get(name, {}))
         perturbation.name = name
         perturbation.prepare(model, texts)
         scores, stats = perturbation.evaluate(model, task, data, seed)

@@ -25,6 +25,7 @@ replica, so adversarial training refuses `tf.distribute` strategies with
 more than one replica (`check_replicas`).
 """
 
+import contextlib
 import dataclasses
 
 import keras
@@ -251,22 +252,61 @@ def fgm_loss(model, x, y, sample_weight=None, epsilon=1.0, loss=None,
         raise ValueError(f"epsilon must be > 0, got {epsilon}")
     if loss is None:
         loss = _evaluation_loss(model)
-    embedding = token_embedding_variable(model)
-    target = embedding.value
-
-    def run():
-        return model(x, training=training)
-
-    with tf.GradientTape() as tape:
-        tape.watch(target)
-        value = loss(y, run(), sample_weight=sample_weight)
-    g = _dense(tape.gradient(value, target))
-    backup = tf.identity(target)
-    try:
-        embedding.assign_add(fgm_perturbation(g, epsilon))
-        outputs = run()
+    g = embedding_gradient(model, x, y, sample_weight, loss, training)
+    with shifted_embedding(model, fgm_perturbation(g, epsilon)):
+        outputs = model(x, training=training)
         value = loss(y, outputs, sample_weight=sample_weight)
-    finally:
-        embedding.assign(backup)
     return tf.cast(value, tf.float32), outputs
 
+
+def embedding_gradient(model, x, y, sample_weight=None, loss=None,
+                       training=False):
+    """Gradient of a batch's loss with respect to the word embeddings.
+
+    Args:
+        model: a task model with a KerasHub `backbone`.
+        x: dict of model inputs, see `fgm_loss`.
+        y: labels, see `fgm_loss`.
+        sample_weight: see `fgm_loss`.
+        loss: see `fgm_loss` (None: the model's evaluation loss).
+        training: bool. Run with dropout. Default False.
+
+    Returns:
+        Dense float tensor `[vocabulary_size, hidden_dim]`, the gradient
+        `g` of `loss(y, model(x), sample_weight)` with respect to the
+        matrix of `token_embedding_variable(model)` (zero in the rows of
+        tokens absent from the batch).
+    """
+    if loss is None:
+        loss = _evaluation_loss(model)
+    target = token_embedding_variable(model).value
+    with tf.GradientTape() as tape:
+        tape.watch(target)
+        value = loss(y, model(x, training=training),
+                     sample_weight=sample_weight)
+    return _dense(tape.gradient(value, target))
+
+
+@contextlib.contextmanager
+def shifted_embedding(model, delta):
+    """Adds `delta` to the word-embedding matrix inside a `with` block.
+
+    The matrix is copied first and assigned back when the block ends,
+    normally or by an exception, so it is restored bit for bit (not by
+    subtracting `delta`, which rounds).
+
+    Args:
+        model: a task model with a KerasHub `backbone`.
+        delta: float tensor `[vocabulary_size, hidden_dim]`, e.g.
+            `fgm_perturbation(embedding_gradient(...), epsilon)`.
+
+    Yields:
+        The embedding `keras.Variable`, holding the shifted matrix.
+    """
+    embedding = token_embedding_variable(model)
+    backup = tf.identity(embedding.value)
+    try:
+        embedding.assign_add(delta)
+        yield embedding
+    finally:
+        embedding.assign(backup)
