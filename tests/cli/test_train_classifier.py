@@ -324,15 +324,22 @@ def test_chnsenticorp_run_uses_the_hash_split_and_reports_cleaning(
         "negative", "positive"]
 
 
-def test_training_strategy_flags(tiny_cls_preset, csv_files, tmp_path):
-    """--adversarial fgm and --ema-decay reach the trainer (issue 29:
-    training strategies)."""
+def test_training_strategy_flags(tiny_cls_preset, csv_files, tmp_path,
+                                 monkeypatch):
+    """--adversarial fgm and --ema-decay reach the trainer's settings
+    (issue 29: training strategies). The run itself is replaced: the
+    strategies' effect on training is tested in tests/training."""
+    import tfllm.runs.classification as classification
+
+    seen = {}
+    monkeypatch.setattr(classification, "run", lambda config, training,
+                        peft: seen.setdefault("training", training))
     train, valid = csv_files
-    run_dir = train_classifier.main(common(tiny_cls_preset, tmp_path) + [
+    train_classifier.main(common(tiny_cls_preset, tmp_path) + [
         "--train-file", str(train), "--validation-file", str(valid),
-        "--epochs", "1", "--no-export", "--run-name", "strategies",
         "--adversarial", "fgm", "--adversarial-epsilon", "0.5",
-        "--ema-decay", "0.99"])
-    config = json.loads((run_dir / "training_config.json").read_text())
-    assert (config["adversarial"], config["adversarial_epsilon"],
-            config["ema_decay"]) == ("fgm", 0.5, 0.99)
+        "--ema-decay", "0.99", "--rdrop-alpha", "1.0"])
+    training = seen["training"]
+    assert (training.adversarial, training.adversarial_epsilon,
+            training.ema_decay, training.rdrop_alpha) == (
+                "fgm", 0.5, 0.99, 1.0)

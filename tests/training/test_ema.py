@@ -72,7 +72,8 @@ def test_ema_needs_an_average():
 
 
 def run(tmp_path, name, epochs, seen):
-    """train() of a CRF tagger with EMA, PGD and R-Drop at once."""
+    """train() of a CRF tagger with EMA (PGD and R-Drop have their own
+    step tests; tracing them here too cost ~30 s of suite time)."""
     from tfllm.models.token_classifier import TokenClassifier
 
     keras.utils.set_random_seed(0)
@@ -89,8 +90,7 @@ def run(tmp_path, name, epochs, seen):
         return {"score": float(model.optimizer.iterations)}, {}
 
     config = TrainingConfig(epochs=epochs, batch_size=4, learning_rate=1e-2,
-                            warmup_ratio=0.0, ema_decay=0.5,
-                            adversarial="pgd", pgd_steps=1, rdrop_alpha=1.0)
+                            warmup_ratio=0.0, ema_decay=0.5)
     return train(model, encoded, config, tmp_path / name, evaluate, "score",
                  model.training_loss("sum"))[0]
 
@@ -98,7 +98,6 @@ def run(tmp_path, name, epochs, seen):
 def test_evaluation_best_weights_and_resume_use_the_average(tmp_path):
     seen = []
     model = run(tmp_path, "whole", 2, seen)
-    assert model.adversarial.method == "pgd" and model.rdrop_alpha == 1.0
     assert np.isfinite(json.loads((tmp_path / "whole" / "metrics.jsonl")
                                   .read_text().splitlines()[-1])["loss"])
     path = model.classifier_head.kernel.path
