@@ -22,8 +22,25 @@ import keras
 import tensorflow as tf
 
 
+class SequenceLoss(keras.losses.Loss):
+    """A loss over whole windows whose unlabelled positions carry -1.
+
+    Keras calls `call(y_true, y_pred)` without the sample weights; a
+    sequence-level loss (CRF likelihood, GlobalPointer's span loss) needs
+    to know which positions are labelled, so positions of sample weight 0
+    (padding, continuation sub-tokens) get the label -1 before `call`.
+    """
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        if sample_weight is not None:
+            y_true = tf.where(
+                tf.cast(sample_weight, tf.float32) > 0,
+                tf.cast(y_true, tf.int32), -1)
+        return super().__call__(y_true, y_pred, sample_weight)
+
+
 @keras.saving.register_keras_serializable(package="tfllm")
-class CRFLoss(keras.losses.Loss):
+class CRFLoss(SequenceLoss):
     """Per-window CRF negative log-likelihood, spread over labelled tokens.
 
     The loss reads the scores of a `tfllm.layers.CRF`: pass it as `crf`,
@@ -65,13 +82,6 @@ class CRFLoss(keras.losses.Loss):
                  **kwargs):
         super().__init__(name=name, reduction=reduction, **kwargs)
         self.crf = crf
-
-    def __call__(self, y_true, y_pred, sample_weight=None):
-        if sample_weight is not None:
-            y_true = tf.where(
-                tf.cast(sample_weight, tf.float32) > 0,
-                tf.cast(y_true, tf.int32), -1)
-        return super().__call__(y_true, y_pred, sample_weight)
 
     def call(self, y_true, y_pred):
         if self.crf is None:

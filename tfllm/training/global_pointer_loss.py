@@ -36,6 +36,7 @@ import keras
 import tensorflow as tf
 
 from tfllm.export.entities import label_tables
+from tfllm.training.crf_loss import SequenceLoss
 
 # Score given to masked cells before the exponentials: e^-1e4 is 0 in
 # float32, and 1e4 is far inside float16's range (65504), unlike 1e12.
@@ -145,7 +146,7 @@ def word_span_scores(span_logits, positions):
 
 
 @keras.saving.register_keras_serializable(package="tfllm")
-class GlobalPointerLoss(keras.losses.Loss):
+class GlobalPointerLoss(SequenceLoss):
     """Span loss of a GlobalPointer head, per window spread over its words.
 
     Reads the IOB2 label ids of the windows' labelled sub-tokens, derives
@@ -184,13 +185,6 @@ class GlobalPointerLoss(keras.losses.Loss):
                  name="global_pointer_loss", **kwargs):
         super().__init__(name=name, reduction=reduction, **kwargs)
         self.id2label = list(id2label)
-
-    def __call__(self, y_true, y_pred, sample_weight=None):
-        if sample_weight is not None:
-            y_true = tf.where(
-                tf.cast(sample_weight, tf.float32) > 0,
-                tf.cast(y_true, tf.int32), -1)
-        return super().__call__(y_true, y_pred, sample_weight)
 
     def call(self, y_true, y_pred):
         y_true = tf.cast(y_true, tf.int32)
