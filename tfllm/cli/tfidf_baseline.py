@@ -5,8 +5,8 @@ Fits on each dataset's training split (the one `tfllm train classifier
 the test accuracy and macro-F1; writes them, with the split sizes, to
 `--output` (JSON).
 
-Usage: python scripts/tfidf_baseline.py \
-           --datasets chnsenticorp,online-shopping-topic [--c-values 16,64]
+Usage: tfllm baseline tfidf --datasets chnsenticorp,online-shopping-topic
+       [--c-values 16,64]
 """
 
 from tfllm.cli.args import build_parser as _build_parser

@@ -1,6 +1,6 @@
 """GlobalPointer: a span head that scores every (start, end) pair per type.
 
-Su, Lu, Pan, Wen, Liu (2022), "Global Pointer: Novel Efficient Span-based
+Su, Murtadha, Pan, Hou, Sun, Huang, Wen, Liu (2022), "Global Pointer: Novel Efficient Span-based
 Approach for Named Entity Recognition" (arXiv:2208.03054;
 https://kexue.fm/archives/8373). For entity type `t`, position `i` gets a
 start vector `q_i,t` and position `j` an end vector `k_j,t` (dense
@@ -106,7 +106,7 @@ class GlobalPointer(keras.layers.Layer):
     ```
 
     References:
-        Su, Lu, Pan, Wen, Liu (2022), "Global Pointer: Novel Efficient
+        Su, Murtadha, Pan, Hou, Sun, Huang, Wen, Liu (2022), "Global Pointer: Novel Efficient
         Span-based Approach for Named Entity Recognition",
         arXiv:2208.03054. Su (2021), "Efficient GlobalPointer",
         https://kexue.fm/archives/8877.

@@ -129,7 +129,7 @@ class TokenClassifier(TokenClassifierAPI, Task):
         Probabilistic Models for Segmenting and Labeling Sequence Data".
         Ma, Peng, Zhang, Wei, Huang (2020), "Simplify the Usage of Lexicon
         in Chinese NER".
-        Su, Lu, Pan, Wen, Liu (2022), "Global Pointer: Novel Efficient
+        Su, Murtadha, Pan, Hou, Sun, Huang, Wen, Liu (2022), "Global Pointer: Novel Efficient
         Span-based Approach for Named Entity Recognition",
         arXiv:2208.03054.
     """

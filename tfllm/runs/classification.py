@@ -49,8 +49,10 @@ class ClassifierConfig:
     """What to train on and where results go (flags of train_classifier)."""
 
     backbone: str = _help(
-        "'minilm' (offline default), a Hugging Face checkpoint folder or a "
-        "KerasHub preset name (online)", "minilm")
+        "'minilm' (offline default), 'multilingual-e5-small' (offline), "
+        "'m3e-small' or 'm3e-small-cased' (offline, Chinese, research use "
+        "only), a Hugging Face checkpoint folder or a KerasHub preset name "
+        "(online)", "minilm")
     dataset: Optional[str] = _help(
         f"a known dataset: {', '.join(DATASETS)}")
     data_dir: Optional[str] = _help(

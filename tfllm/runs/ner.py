@@ -41,8 +41,10 @@ class NerConfig:
     """What to train on and where results go (flags of `tfllm train ner`)."""
 
     backbone: str = dataclasses.field(default="minilm", metadata={
-        "help": "'minilm' (offline default), a Hugging Face checkpoint folder"
-                " or a KerasHub preset name (online)"})
+        "help": "'minilm' (offline default), 'multilingual-e5-small' "
+                "(offline), 'm3e-small' or 'm3e-small-cased' (offline, "
+                "Chinese, research use only), a Hugging Face checkpoint "
+                "folder or a KerasHub preset name (online)"})
     dataset: str = dataclasses.field(default="conll2003", metadata={
         "help": f"one of {sorted(NER_DATASETS)}; the Chinese ones are "
                 "labelled per character and split raw text per CJK "
