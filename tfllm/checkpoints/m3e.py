@@ -34,13 +34,12 @@ Licence: the model card restricts M3E to non-commercial research use.
 tfllm never uses it by default.
 """
 
-import hashlib
 import json
 import pathlib
 
 import numpy as np
 
-from tfllm.checkpoints.e5 import cache_dir
+from tfllm.checkpoints.e5 import converted_checkpoint_dir
 from tfllm.checkpoints.packaged import packaged_file
 from tfllm.checkpoints.pytorch import read_state_dict
 from tfllm.utils.atomic import atomic_path
@@ -191,11 +190,7 @@ def m3e_checkpoint_dir(source_dir=None, lowercase=LOWERCASE):
     if not weights.is_file():
         raise FileNotFoundError(f"{weights} not found; expected an m3e folder"
                                 f" with {', '.join(_FILES)}")
-    stat = weights.stat()
-    key = hashlib.sha256(
-        f"{weights.resolve()}:{stat.st_size}:{stat.st_mtime_ns}:{lowercase}"
-        .encode()).hexdigest()[:12]
-    folder = cache_dir() / f"{M3E_NAME}-{key}"
-    if not (folder / "model.safetensors").is_file():
-        write_hf_checkpoint(source, folder, lowercase)
-    return folder
+    return converted_checkpoint_dir(
+        M3E_NAME, weights,
+        lambda folder: write_hf_checkpoint(source, folder, lowercase),
+        variant=f":{lowercase}")

@@ -58,10 +58,13 @@ PARSER_CLASSES = [RobustnessConfig]
 
 
 def _run_config(path):
-    config_file = pathlib.Path(path) / "config.json"
-    if pathlib.Path(path).is_dir() and config_file.is_file():
-        return json.loads(config_file.read_text())
-    return None
+    """The run's saved settings, or None for a `.keras` file."""
+    from tfllm.runs.run_data import run_config
+
+    try:
+        return run_config(path)
+    except FileNotFoundError:
+        return None
 
 
 def load_model_and_data(config):

@@ -139,7 +139,9 @@ def _project(delta, epsilon):
     return delta * tf.minimum(1.0, epsilon / tf.maximum(norm, 1e-12))
 
 
-def _dense(gradient):
+def dense_gradient(gradient):
+    """`gradient` as a dense tensor (`tf.IndexedSlices` from an embedding
+    lookup are scattered into the full matrix; None and tensors pass)."""
     if isinstance(gradient, tf.IndexedSlices):
         return tf.convert_to_tensor(gradient)
     return gradient
@@ -170,7 +172,7 @@ def adversarial_gradients(model, x, y, sample_weight, embedding,
         `variables` (None where a variable has no gradient).
     """
     backup = tf.identity(embedding.value)
-    g = _dense(embedding_gradient)
+    g = dense_gradient(embedding_gradient)
     grads = None
     if settings.method == "fgm":
         embedding.assign_add(fgm_perturbation(g, settings.epsilon))
@@ -181,7 +183,7 @@ def adversarial_gradients(model, x, y, sample_weight, embedding,
             embedding.assign(
                 backup + _project(moved - backup, settings.epsilon))
             if step < settings.pgd_steps - 1:
-                g = _dense(_loss_gradients(
+                g = dense_gradient(_loss_gradients(
                     model, x, y, sample_weight, [embedding])[0])
             else:
                 grads = _loss_gradients(model, x, y, sample_weight,
@@ -284,7 +286,7 @@ def embedding_gradient(model, x, y, sample_weight=None, loss=None,
         tape.watch(target)
         value = loss(y, model(x, training=training),
                      sample_weight=sample_weight)
-    return _dense(tape.gradient(value, target))
+    return dense_gradient(tape.gradient(value, target))
 
 
 @contextlib.contextmanager

@@ -23,6 +23,7 @@ import tensorflow as tf
 
 from tfllm.training.adversarial import adversarial_gradients
 from tfllm.training.adversarial import check_replicas
+from tfllm.training.adversarial import dense_gradient
 from tfllm.training.adversarial import token_embedding_variable
 from tfllm.training.rdrop import rdrop_kl
 
@@ -84,7 +85,7 @@ def train_step(model, data):
         # optimizers update only the rows in the batch (lazy Adam). Dense
         # gradients give standard AdamW (Loshchilov & Hutter 2019), as
         # PyTorch and Hugging Face do.
-        grads = [_dense(g) for g in grads]
+        grads = [dense_gradient(g) for g in grads]
         gradients = grads if gradients is None else _add(gradients, grads)
         total_loss += loss
         model.compute_metrics(px, py, y_pred, sample_weight=psw)
@@ -175,14 +176,9 @@ def _clean_gradients(model, x, y, sample_weight, variables, embedding):
 
 def _add(a, b):
     """Sums two gradient lists; None counts as zero."""
-    return [x if y is None else y if x is None else _dense(x) + _dense(y)
+    return [x if y is None else y if x is None
+            else dense_gradient(x) + dense_gradient(y)
             for x, y in zip(a, b)]
-
-
-def _dense(gradient):
-    if isinstance(gradient, tf.IndexedSlices):
-        return tf.convert_to_tensor(gradient)
-    return gradient
 
 
 def _micro_batches(batch, batch_size, count):
