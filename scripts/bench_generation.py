@@ -6,6 +6,8 @@ Usage: python scripts/bench_generation.py [--new-tokens 32] [--sft-steps 6]
        python scripts/bench_generation.py --sft-only --sft-peft lora \
            --sft-peft-config r=8,lora_alpha=16 --sft-learning-rate 2e-4
        python scripts/bench_generation.py --quick --perplexity [--quantize int8]
+       python scripts/bench_generation.py --engine tf,litert --peer llamacpp \
+           --threads 2 --new-tokens 64
 Prints one JSON object (also written to --output). With --sft-peft the
 SFT steps train only the method's weights, and the adapter is saved to a
 temporary folder to report its size in bytes.
@@ -113,19 +115,9 @@ def perplexity(lm, tokenizer, windows=8, length=256, data_dir=None):
     """
     import tensorflow as tf
 
-    from tfllm.data.locate import find_dataset_dir
     from tfllm.evaluation.language_model import evaluate_language_model
 
-    folder = find_dataset_dir("tiny_shakespeare", data_dir,
-                              required_files=("input.txt",))
-    if folder is None:
-        sys.exit("error: tiny_shakespeare not found; set TFLLM_DATA_DIR")
-    text = (folder / "input.txt").read_text(encoding="utf-8")
-    ids = np.asarray(tokenizer(text[-(windows * length * 8):])).tolist()
-    span = windows * (length + 1)
-    if len(ids) < span:
-        raise ValueError(f"only {len(ids)} tokens for {span}")
-    rows = np.array(ids[-span:], np.int32).reshape(windows, length + 1)
+    rows, source = perplexity_rows(tokenizer, windows, length, data_dir)
     inputs = rows[:, :-1]
     dataset = tf.data.Dataset.from_tensor_slices((
         {"token_ids": inputs, "padding_mask": np.ones_like(inputs)},
@@ -133,8 +125,31 @@ def perplexity(lm, tokenizer, windows=8, length=256, data_dir=None):
     scores = evaluate_language_model(lm, dataset)
     return {"perplexity": round(scores["perplexity"], 3),
             "tokens": scores["tokens"],
-            "source": f"{folder / 'input.txt'}, last {span} tokens, "
-                      f"{windows} windows of {length}"}
+            "source": source}
+
+
+def tiny_shakespeare_text(data_dir=None):
+    """The text of `tiny_shakespeare/input.txt` (exits if it is absent)."""
+    from tfllm.data.locate import find_dataset_dir
+
+    folder = find_dataset_dir("tiny_shakespeare", data_dir,
+                              required_files=("input.txt",))
+    if folder is None:
+        sys.exit("error: tiny_shakespeare not found; set TFLLM_DATA_DIR")
+    return (folder / "input.txt").read_text(encoding="utf-8"), folder
+
+
+def perplexity_rows(tokenizer, windows=8, length=256, data_dir=None):
+    """`(rows, source)`: int32 `[windows, length + 1]` token windows from
+    the end of tiny_shakespeare, and a description of them."""
+    text, folder = tiny_shakespeare_text(data_dir)
+    ids = np.asarray(tokenizer(text[-(windows * length * 8):])).tolist()
+    span = windows * (length + 1)
+    if len(ids) < span:
+        raise ValueError(f"only {len(ids)} tokens for {span}")
+    rows = np.array(ids[-span:], np.int32).reshape(windows, length + 1)
+    return rows, (f"{folder / 'input.txt'}, last {span} tokens, "
+                  f"{windows} windows of {length}")
 
 
 def bench_llamacpp(gguf_path, prompt_ids, new_tokens, threads, repeats=2):
@@ -367,6 +382,117 @@ def bench_sft(backbone, tokenizer, steps, batch_size, sequence_length,
     }
 
 
+def bench_engines(args):
+    """`--engine tf|litert[,...]`: the engines side by side (and llama.cpp
+    with `--peer llamacpp`) on one prompt; see
+    `scripts/bench_litert_generation.py` for what is measured."""
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+    import bench_litert_generation as side
+
+    from tfllm.checkpoints.gguf import load_gguf_causal_lm
+    from tfllm.checkpoints.gguf import smollm2_path
+    from tfllm.export.litert_causal_lm import export_causal_lm
+
+    engines = args.engine.split(",")
+    recipes = args.recipes.split(",")
+    lm, tokenizer = load_gguf_causal_lm()
+    text, _ = tiny_shakespeare_text()
+    prompt_ids = np.asarray(tokenizer(text[:4000])).tolist()[
+        :args.prompt_tokens]
+    rows, source = perplexity_rows(tokenizer)
+    windows = rows.tolist()
+    report = {"machine": machine_description(), "threads": args.threads,
+              "prompt_tokens": len(prompt_ids), "new_tokens": args.new_tokens,
+              "max_length": args.max_length, "perplexity_source": source,
+              "engines": {}}
+    report["tf_float32_perplexity"] = perplexity(lm, tokenizer)["perplexity"]
+    print("TensorFlow float32 perplexity", report["tf_float32_perplexity"],
+          flush=True)
+    tf_result = side.tf_measurements(lm, prompt_ids, args.new_tokens,
+                                     args.repeats)
+    tf_tokens = tf_result["tokens"]
+    if "tf" in engines:
+        tf_result["perplexity"] = report["tf_float32_perplexity"]
+        report["engines"]["tf float32 (XLA)"] = tf_result
+        print("tf", tf_result, flush=True)
+    if "litert" in engines:
+        bundle = pathlib.Path(args.bundle_dir or pathlib.Path(
+            tempfile.gettempdir()) / "tfllm_bench_litert")
+        settings_file = bundle / "generation.json"
+        settings = (json.loads(settings_file.read_text())
+                    if settings_file.is_file() else {})
+        if (settings.get("max_length") != args.max_length
+                or set(recipes) - set(settings.get("model_files", {}))):
+            settings = export_causal_lm(
+                lm, bundle, tokenizer, recipes, args.max_length,
+                (32, args.prompt_tokens))
+        report["conversion"] = settings["conversion"]
+        for recipe in recipes:
+            result = side.run_worker(
+                "litert", model=str(bundle / settings["model_files"][recipe]),
+                prompt_ids=prompt_ids, new_tokens=args.new_tokens,
+                threads=args.threads, repeats=args.repeats, windows=windows)
+            report["engines"][f"litert {recipe}"] = result
+            print("litert", recipe, {k: v for k, v in result.items()
+                                     if k != "tokens"}, flush=True)
+    if args.peer == "llamacpp":
+        result = side.run_worker(
+            "llamacpp", model=str(smollm2_path()), prompt_ids=prompt_ids,
+            new_tokens=args.new_tokens, threads=args.threads,
+            repeats=args.repeats, windows=windows)
+        report["engines"]["llama.cpp Q4_1"] = result
+        print("llama.cpp", {k: v for k, v in result.items()
+                            if k != "tokens"}, flush=True)
+    for result in report["engines"].values():
+        result["greedy_agreeing_with_tf"] = side.agreeing_prefix(
+            result.pop("tokens"), tf_tokens)
+    report["summary"] = summarise(report, args.new_tokens)
+    return report
+
+
+def summarise(report, new_tokens):
+    """The headline ratios: the fastest LiteRT recipe whose perplexity is
+    within +5% of TensorFlow float32's, against llama.cpp."""
+    engines = report["engines"]
+    reference = report["tf_float32_perplexity"]
+    summary = {}
+    fp32 = engines.get("litert fp32")
+    int8 = engines.get("litert dynamic_int8")
+    if fp32 and int8:
+        summary["litert_int8_perplexity_ratio_vs_fp32"] = round(
+            int8["perplexity"] / fp32["perplexity"], 4)
+    if fp32:
+        summary["litert_fp32_perplexity_minus_tf"] = round(
+            fp32["perplexity"] - reference, 4)
+    within = {name: r for name, r in engines.items()
+              if name.startswith("litert")
+              and r["perplexity"] <= 1.05 * reference}
+    peer = engines.get("llama.cpp Q4_1")
+    if within and peer:
+        name = max(within, key=lambda n: within[n]["decode_tokens_per_s"])
+        summary["best_recipe_within_5_percent_perplexity"] = name
+        summary["litert_generation_tokens_per_s_ratio_vs_llamacpp"] = round(
+            within[name]["decode_tokens_per_s"]
+            / peer["decode_tokens_per_s"], 3)
+        summary["litert_prefill_tokens_per_s_ratio_vs_llamacpp"] = round(
+            within[name]["prefill_tokens_per_s"]
+            / peer["prefill_tokens_per_s"], 3)
+    lines = ["| engine | decode tokens/s | prefill tokens/s | time to first "
+             "token (ms) | peak RSS (MB) | file (MB) | perplexity | greedy "
+             f"tokens = TF's (of {new_tokens}) |", "|---" * 8 + "|"]
+    for name, r in engines.items():
+        lines.append(
+            f"| {name} | {r['decode_tokens_per_s']:.1f} | "
+            f"{r['prefill_tokens_per_s']:.0f} | "
+            f"{1000 * r['time_to_first_token_s']:.0f} | "
+            f"{r['peak_rss_mb']:.0f} | {r.get('file_mb', 0):.0f} | "
+            f"{r.get('perplexity', float('nan')):.3f} | "
+            f"{r['greedy_agreeing_with_tf']} |")
+    summary["table"] = "\n".join(lines)
+    print(summary["table"], flush=True)
+    return summary
+
+
 def main():
     if len(sys.argv) == 3 and sys.argv[1] == "--llamacpp-single-worker":
         print(json.dumps(bench_llamacpp(**json.loads(sys.argv[2]))))
@@ -399,9 +525,32 @@ def main():
                         help="also report perplexity on tiny_shakespeare")
     parser.add_argument("--threads", type=int, default=os.cpu_count(),
                         help="llama.cpp threads (default: every CPU)")
+    parser.add_argument("--engine", default=None,
+                        help="tf, litert or both (comma-separated): the "
+                             "side-by-side run of decode and prefill "
+                             "tokens/s, time to first token, peak RSS, file "
+                             "size and perplexity per LiteRT recipe")
+    parser.add_argument("--recipes", default="fp32,fp16,dynamic_int8,"
+                        "weight_only_int8,dynamic_int4_block32,"
+                        "dynamic_int4_block64",
+                        help="LiteRT recipes measured with --engine litert")
+    parser.add_argument("--max-length", type=int, default=256,
+                        help="LiteRT KV cache slots (prompt + new tokens "
+                             "and the 256-token perplexity windows)")
+    parser.add_argument("--prompt-tokens", type=int, default=128)
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="timed runs per engine (median)")
+    parser.add_argument("--bundle-dir", default=None,
+                        help="reuse / write the LiteRT bundle here")
     parser.add_argument("--output", default=str(
         pathlib.Path(tempfile.gettempdir()) / "bench_generation.json"))
     args = parser.parse_args()
+    if args.engine:
+        report = bench_engines(args)
+        print(json.dumps(report, indent=2))
+        pathlib.Path(args.output).write_text(json.dumps(report, indent=2)
+                                             + "\n")
+        return
 
     from tfllm.checkpoints.gguf import load_gguf_causal_lm
 

@@ -1,4 +1,7 @@
-"""Export a run folder for deployment and verify every artifact.
+"""Export a run folder for deployment and verify every artifact; or, with
+`--task causal-lm --format litert`, a decoder (`--model`) for on-device
+generation: one LiteRT model per recipe with prefill/decode signatures and
+a KV cache, its tokenizer and chat template beside it.
 
 From a NER or text-classification run folder (`model.keras`, `config.json`)
 it writes a raw-text TF Serving SavedModel version (with warm-up requests
@@ -29,8 +32,9 @@ def main(argv=None):
     returns its result dict."""
     (config,) = parse_dataclasses(
         PARSER_CLASSES, argv, description=__doc__)
-    if config.run_dir is None:
-        raise SystemExit("give --run-dir RUN_FOLDER")
+    if config.run_dir is None and config.task != "causal-lm":
+        raise SystemExit("give --run-dir RUN_FOLDER (or --task causal-lm "
+                         "--model MODEL)")
     return export_run(config)
 
 

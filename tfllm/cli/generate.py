@@ -1,5 +1,5 @@
-"""Generate text with a causal LM: SmolLM2 (offline), a GGUF file or a
-fine-tuned model. Prompts come as arguments (`tfllm generate "Once upon"`),
+"""Generate text with a causal LM: SmolLM2 (offline), a GGUF file, a
+fine-tuned model or a LiteRT bundle (`--engine litert`, `--stream`). Prompts come as arguments (`tfllm generate "Once upon"`),
 from --prompt, from --input FILE (one per line, or JSONL with a "prompt"
 key; '-' = standard input) or, with none of these, standard input.
 Python: `tfllm.generate(model, prompts, max_new_tokens=...)`."""
@@ -61,13 +61,17 @@ def main(argv=None):
         [GenerateArgs, GenerationConfig], flags, description=__doc__)
     prompts, texts, stats = run_generation(args, config, prompts)
     for prompt, text in zip(prompts, texts):
+        if stats.get("streamed") and not args.json:
+            continue  # already printed piece by piece
         if args.json:
             print(json.dumps({"prompt": prompt, "completion": text}))
         else:
             print(text)
+    what = ("LiteRT, prompt processing included" if "streamed" in stats
+            else "tracing and XLA compiling included")
     print(f"{stats['new_tokens']} new tokens in {stats['seconds']:.1f} s "
           f"({stats['new_tokens'] / max(stats['seconds'], 1e-9):.1f} "
-          "tokens/s, tracing and XLA compiling included)", file=sys.stderr)
+          f"tokens/s, {what})", file=sys.stderr)
     return texts
 
 

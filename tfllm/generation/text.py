@@ -4,6 +4,8 @@ import pathlib
 import time
 
 from tfllm.generation.generate import generate
+from tfllm.generation.litert_text import LiteRTGenerator
+from tfllm.generation.litert_text import is_litert_bundle
 
 
 def load_generator(model="smollm2", use_chat_template=None,
@@ -120,8 +122,10 @@ def generate_texts(model, prompts, config=None, *, chat=None,
 
     Args:
         model: `"smollm2"`, a `.gguf` file, a fine-tuned model (`.keras`
-            or its run folder), a `tfllm.CausalLM` object, or a KerasHub
-            `CausalLM` (token-id prompts only).
+            or its run folder), a LiteRT bundle folder (`tfllm export
+            --task causal-lm`; decoded by the LiteRT engine, greedy or
+            sampled), a `tfllm.CausalLM` object, or a KerasHub `CausalLM`
+            (token-id prompts only).
         prompts: str, list of str (or list of lists of int, above).
         config: `GenerationConfig` or None; `settings` override it.
         chat: bool or None. Format prompts with the chat template; None:
@@ -163,6 +167,13 @@ def generate_texts(model, prompts, config=None, *, chat=None,
                 preprocessor.use_chat_template if chat is None else chat,
                 system_prompt if system_prompt is not None
                 else preprocessor.system_prompt)
+    elif isinstance(model, (str, pathlib.PurePath)) and is_litert_bundle(
+            model):
+        from tfllm.runs.causal_lm import litert_settings
+
+        generator = LiteRTGenerator(model, chat=chat,
+                                    system_prompt=system_prompt)
+        return generator.generate(prompts, **litert_settings(config))
     elif not isinstance(model, (str, pathlib.PurePath)):
         raise TypeError(
             f"text prompts need a model name or path or a tfllm.CausalLM, "

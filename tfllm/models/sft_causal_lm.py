@@ -454,6 +454,43 @@ class SFTCausalLM(Task):
             generation_config(**config), batch_size)
         return texts[0] if single else texts
 
+    def export(self, folder, format="litert", *, recipes=("fp32",
+               "dynamic_int8"), max_length=1024, prefill_lengths=(32, 128)):
+        """Exports the decoder for on-device generation (LiteRT).
+
+        One `.tflite` per recipe with `prefill_<N>` and `decode` signatures
+        over an explicit KV cache, the tokenizer, the chat template and
+        stop tokens in `generation.json`
+        (`tfllm.export.litert_causal_lm.export_causal_lm`). Decode it with
+        `tfllm.generate(folder, prompts)` or
+        `tfllm.generation.litert_text.LiteRTGenerator`.
+
+        Args:
+            folder: str or path. The bundle folder (written atomically).
+            format: str. `"litert"` (the only one).
+            recipes: sequence of str. Of `fp32`, `fp16`, `dynamic_int8`,
+                `weight_only_int8`, `dynamic_int4_block{32,64,128}`.
+            max_length: int. KV cache slots (prompt + generated tokens).
+            prefill_lengths: sequence of int. Prefill buckets (tokens).
+
+        Returns:
+            dict: the bundle's `generation.json`.
+
+        Raises:
+            ValueError: another format, a non-Llama decoder (GPT-2
+                decoders are not covered), or a bad recipe.
+        """
+        from tfllm.export.litert_causal_lm import export_causal_lm
+
+        if format != "litert":
+            raise ValueError(f"format: expected 'litert', got {format!r}")
+        preprocessor = self._require_preprocessor()
+        return export_causal_lm(
+            self.causal_lm(), folder, preprocessor.tokenizer, recipes,
+            max_length, prefill_lengths,
+            use_chat_template=preprocessor.use_chat_template,
+            system_prompt=preprocessor.system_prompt)
+
     def save_pretrained(self, folder):
         """Saves a KerasHub preset folder (decoder with its LM head and the
         tokenizer) that `from_pretrained`, `--backbone` and KerasHub's

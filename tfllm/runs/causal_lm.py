@@ -11,6 +11,7 @@ import datetime
 import json
 import pathlib
 import sys
+import time
 from typing import Optional
 
 from tfllm.config import help_field as _help
@@ -152,8 +153,18 @@ def run_finetune(config, training, peft_args=None, log=print):
 class GenerateArgs:
     """Flags of `tfllm generate` (besides `GenerationConfig`'s)."""
 
-    model: str = _help("'smollm2', a .gguf file, or a fine-tuned model "
-                       "(.keras or run folder)", "smollm2")
+    model: str = _help("'smollm2', a .gguf file, a fine-tuned model "
+                       "(.keras or run folder), or a LiteRT bundle folder "
+                       "(tfllm export --task causal-lm)", "smollm2")
+    engine: Optional[str] = _help(
+        "'tf' (TensorFlow) or 'litert' (a LiteRT bundle); default: litert "
+        "for a bundle folder, else tf")
+    recipe: Optional[str] = _help(
+        "litert: which model of the bundle (fp32, dynamic_int8, ...; "
+        "default: its first)")
+    threads: Optional[int] = _help("litert: CPU threads (default: all)")
+    stream: bool = _help("litert: print tokens as they are generated",
+                         False)
     prompt: Optional[str] = _help("one prompt (or give prompts as "
                                   "arguments)")
     input: Optional[str] = dataclasses.field(default=None, metadata={
@@ -231,6 +242,15 @@ def run_generation(args, config, prompts=None):
     if args.quantize not in (None, "int8"):
         raise UserInputError(
             f"--quantize: expected 'int8', got {args.quantize!r}")
+    from tfllm.generation.litert_text import is_litert_bundle
+
+    engine = args.engine or ("litert" if is_litert_bundle(args.model)
+                             else "tf")
+    if engine not in ("tf", "litert"):
+        raise UserInputError(f"--engine: expected 'tf' or 'litert', got "
+                             f"{args.engine!r}")
+    if engine == "litert":
+        return (prompts,) + run_litert_generation(args, config, prompts)
     causal_lm, preprocessor = text.load_generator(
         args.model, args.chat, args.system_prompt)
     if args.quantize:
@@ -238,3 +258,49 @@ def run_generation(args, config, prompts=None):
     texts, stats = text.generate_text(causal_lm, preprocessor, prompts,
                                       config, args.batch_size)
     return prompts, texts, stats
+
+
+def litert_settings(config):
+    """`LiteRTGenerator` keywords from a `GenerationConfig` (greedy or
+    sample; beam search is TensorFlow's only)."""
+    from tfllm.data.errors import UserInputError
+
+    if config.strategy == "beam":
+        raise UserInputError("--strategy beam: the LiteRT engine decodes "
+                             "greedily or by sampling; use --engine tf")
+    return {"max_new_tokens": config.max_new_tokens,
+            "temperature": (0.0 if config.strategy == "greedy"
+                            else config.temperature),
+            "top_k": config.top_k, "top_p": config.top_p,
+            "seed": config.seed}
+
+
+def run_litert_generation(args, config, prompts):
+    """`(texts, stats)` of the prompts with a LiteRT bundle (`args.model`);
+    with `args.stream` each piece is printed as it comes."""
+    from tfllm.data.errors import UserInputError
+    from tfllm.generation.litert_text import LiteRTGenerator
+    from tfllm.generation.litert_text import is_litert_bundle
+
+    if not is_litert_bundle(args.model):
+        raise UserInputError(
+            f"--engine litert: {args.model} is not a LiteRT bundle folder "
+            "(make one with: tfllm export --task causal-lm --format litert "
+            "--model ...)")
+    generator = LiteRTGenerator(args.model, args.recipe, args.threads,
+                                args.chat, args.system_prompt)
+    settings = litert_settings(config)
+    texts, new_tokens, start = [], 0, time.perf_counter()
+    for prompt in prompts:
+        pieces = []
+        for piece in generator.stream(prompt, **settings):
+            pieces.append(piece)
+            if args.stream:
+                print(piece, end="", flush=True)
+        if args.stream:
+            print(flush=True)
+        texts.append("".join(pieces))
+        new_tokens += generator.last_new_tokens
+    return texts, {"new_tokens": new_tokens,
+                   "seconds": time.perf_counter() - start,
+                   "streamed": bool(args.stream)}

@@ -28,8 +28,30 @@ from tfllm.utils.machine import machine_description
 class ExportConfig:
     """Flags of `scripts/export.py`."""
 
+    task: Optional[str] = dataclasses.field(default=None, metadata={
+        "help": "'causal-lm': export a decoder (--model) for on-device "
+                "generation; default: the run folder's task (NER, "
+                "classification)"})
+    format: Optional[str] = dataclasses.field(default=None, metadata={
+        "help": "causal-lm: 'litert' (one .tflite per recipe with prefill "
+                "and decode signatures and a KV cache, tokenizer beside "
+                "it); run folders: every format"})
+    model: Optional[str] = dataclasses.field(default=None, metadata={
+        "help": "causal-lm: 'smollm2', a .gguf file or a fine-tuned Llama "
+                "causal LM (.keras or run folder)"})
+    recipes: str = dataclasses.field(default="fp32,dynamic_int8", metadata={
+        "help": "causal-lm: LiteRT recipes, comma-separated, of fp32, fp16, "
+                "dynamic_int8, weight_only_int8, dynamic_int4_block32, "
+                "dynamic_int4_block64, dynamic_int4_block128"})
+    max_length: int = dataclasses.field(default=1024, metadata={
+        "help": "causal-lm: KV cache slots (prompt + generated tokens); a "
+                "decode step attends to all of them, so smaller is faster"})
+    prefill_lengths: str = dataclasses.field(default="32,128", metadata={
+        "help": "causal-lm: prefill bucket lengths (tokens), "
+                "comma-separated; longer prompts are prefilled in chunks"})
     run_dir: Optional[str] = dataclasses.field(default=None, metadata={
-        "help": "run folder with model.keras and config.json (required)"})
+        "help": "run folder with model.keras and config.json (required "
+                "unless --task causal-lm)"})
     name: Optional[str] = dataclasses.field(default=None, metadata={
         "help": "TF Serving model name; default: the dataset, or 'ner'"})
     saved_model_dir: Optional[str] = dataclasses.field(
@@ -84,6 +106,11 @@ def export_run(config):
         ValueError: no `run_dir`, or a pair / multi-label classifier.
         FileNotFoundError: `run_dir` is not a run folder.
     """
+    if config.task == "causal-lm":
+        return export_causal_lm_run(config)
+    if config.task not in (None, "ner", "classification"):
+        raise ValueError(f"--task: expected 'causal-lm' (or none, for a run "
+                         f"folder), got {config.task!r}")
     if config.run_dir is None:
         raise ValueError("export_run needs config.run_dir (a run folder)")
     from tfllm.export.exporter import export_model
@@ -135,3 +162,91 @@ def export_run(config):
     return result
 
 
+
+
+VERIFY_PROMPT = "The capital of France is"
+
+
+def export_causal_lm_run(config):
+    """`tfllm export --task causal-lm --format litert`: a LiteRT generation
+    bundle from `config.model`, then a greedy check of every recipe.
+
+    Writes `config.litert_dir` (default `saved_models/<name>_litert`):
+    `model_<recipe>.tflite`, the tokenizer and `generation.json`
+    (`tfllm.export.litert_causal_lm.export_causal_lm`). With
+    `config.verify`, each recipe greedily continues a fixed prompt for 16
+    tokens beside TensorFlow's float32 model, and the agreeing tokens are
+    written to `export_verification.json` in the bundle.
+
+    Returns:
+        dict: `litert` (the folder), `settings` (`generation.json`) and
+        `verification` (per recipe: `agreeing_tokens`, `text`).
+
+    Raises:
+        ValueError: no `--model`, a format other than `litert`, or a model
+            the LiteRT export does not cover.
+    """
+    from tfllm.export.litert_causal_lm import export_causal_lm
+    from tfllm.generation.text import load_generator
+
+    if config.format not in (None, "litert"):
+        raise ValueError(f"--format: causal-lm exports to 'litert', got "
+                         f"{config.format!r}")
+    model = config.model or "smollm2"
+    name = config.name or pathlib.Path(model).stem.replace(".", "_")
+    folder = pathlib.Path(config.litert_dir or f"saved_models/{name}_litert")
+    causal_lm, preprocessor = load_generator(model)
+    recipes = [r for r in config.recipes.split(",") if r]
+    lengths = [int(n) for n in config.prefill_lengths.split(",") if n]
+    print(f"Exporting {model} to {folder} ({', '.join(recipes)}; "
+          f"{config.max_length} cache slots, prefill {lengths})", flush=True)
+    settings = export_causal_lm(
+        causal_lm, folder, preprocessor.tokenizer, recipes,
+        config.max_length, lengths,
+        use_chat_template=preprocessor.use_chat_template,
+        system_prompt=preprocessor.system_prompt)
+    for recipe, report in settings["conversion"].items():
+        print(f"  {settings['model_files'][recipe]}: "
+              f"{report['bytes'] / 1e6:.1f} MB, {report['seconds']:.0f} s")
+    result = {"litert": str(folder), "settings": settings}
+    if config.verify:
+        result["verification"] = verify_causal_lm_bundle(
+            causal_lm, preprocessor, folder, recipes, config.num_threads)
+    return result
+
+
+def verify_causal_lm_bundle(causal_lm, preprocessor, folder, recipes,
+                            num_threads=None, new_tokens=16):
+    """Greedy tokens of every recipe beside TensorFlow's on one prompt.
+
+    Returns:
+        dict: recipe -> `agreeing_tokens` (leading tokens equal to
+        TensorFlow float32's, of `new_tokens`) and `text`; also written to
+        `export_verification.json` in `folder`.
+    """
+    from tfllm.generation import GenerationConfig
+    from tfllm.generation import generate
+    from tfllm.inference.litert_lm import LiteRTCausalLM
+
+    ids = preprocessor.prompt_ids([VERIFY_PROMPT])[0]
+    reference = [int(t) for t in generate(
+        causal_lm, [ids], GenerationConfig(max_new_tokens=new_tokens))[0]]
+    report = {}
+    for recipe in recipes:
+        engine = LiteRTCausalLM(folder, num_threads, recipe)
+        tokens = engine.generate(ids, max_new_tokens=new_tokens)
+        agreeing = 0
+        for a, b in zip(tokens, reference):
+            if a != b:
+                break
+            agreeing += 1
+        text = preprocessor.tokenizer.detokenize(tokens)
+        report[recipe] = {"agreeing_tokens": agreeing, "of": new_tokens,
+                          "text": text if isinstance(text, str)
+                          else text.numpy().decode("utf-8", "replace")}
+        print(f"  {recipe}: {agreeing}/{new_tokens} greedy tokens equal "
+              f"TensorFlow float32's; {report[recipe]['text']!r}")
+    pathlib.Path(folder, "export_verification.json").write_text(
+        json.dumps({"prompt": VERIFY_PROMPT, "recipes": report}, indent=2)
+        + "\n")
+    return report
