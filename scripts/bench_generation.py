@@ -532,7 +532,7 @@ def main():
                              "size and perplexity per LiteRT recipe")
     parser.add_argument("--recipes", default="fp32,fp16,dynamic_int8,"
                         "weight_only_int8,dynamic_int4_block32,"
-                        "dynamic_int4_block64",
+                        "dynamic_int4_block64,dynamic_int4_mlp_int8",
                         help="LiteRT recipes measured with --engine litert")
     parser.add_argument("--max-length", type=int, default=256,
                         help="LiteRT KV cache slots (prompt + new tokens "

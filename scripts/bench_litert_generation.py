@@ -105,8 +105,13 @@ def llamacpp_worker(model, prompt_ids, new_tokens, threads, repeats,
                 n_threads_batch=threads, n_ctx=context, n_batch=512,
                 verbose=False)
 
+    vocabulary = llm.n_vocab()
+
     def last_logits():
-        return np.asarray(llm.scores[llm.n_tokens - 1])
+        # Without `logits_all`, llama-cpp-python keeps no scores: read the
+        # context's logits of the last evaluated token.
+        return np.ctypeslib.as_array(llm._ctx.get_logits(),  # noqa: SLF001
+                                     shape=(vocabulary,))
 
     def run():
         llm.reset()

@@ -49,8 +49,11 @@ Quantization recipes (`RECIPES`):
 - `weight_only_int8`: ai-edge-quantizer's `weight_only_wi8_afp32`: int8
   weights dequantized, float32 compute.
 - `dynamic_int4_block32` / `_block64` / `_block128`: ai-edge-quantizer's
-  blockwise int4 weights (one scale per 32 or 128 input channels) with
+  blockwise int4 weights (one scale per 32, 64 or 128 input channels) with
   dynamically quantized int8 activations.
+- `dynamic_int4_mlp_int8`: 4-bit blocks of 32 for the MLP products
+  (gate/up and down: three quarters of a layer's weights) and per-channel
+  int8 for attention and the LM head.
 """
 
 import json
@@ -60,7 +63,7 @@ import tensorflow as tf
 
 RECIPES = ("fp32", "fp16", "dynamic_int8", "weight_only_int8",
            "dynamic_int4_block32", "dynamic_int4_block64",
-           "dynamic_int4_block128")
+           "dynamic_int4_block128", "dynamic_int4_mlp_int8")
 DEFAULT_PREFILL_LENGTHS = (32, 128)
 DEFAULT_MAX_LENGTH = 1024
 _NEGATIVE = -1e9
@@ -221,7 +224,8 @@ class LlamaSignatures(tf.Module):
         new = {}
         for i, layer in enumerate(self.layers):
             h = self._rms(x, layer["attention_norm"])
-            qkv = tf.reshape(tf.matmul(h, layer["qkv"]),
+            qkv = tf.reshape(tf.matmul(h, layer["qkv"],
+                                       name=f"attention_qkv_{i}"),
                              [n, heads + 2 * kv, hd])
             # Queries and keys rotated together (one set of ops).
             query_key = rotate_half(qkv[:, :heads + kv], cos, sin)
@@ -245,20 +249,24 @@ class LlamaSignatures(tf.Module):
                 mixed = tf.reshape(tf.transpose(
                     tf.reshape(mixed, [kv, groups, n, hd]), [2, 0, 1, 3]),
                     [n, self.hidden])
-            x = x + tf.matmul(mixed, layer["output"])
+            x = x + tf.matmul(mixed, layer["output"],
+                              name=f"attention_output_{i}")
             h = self._rms(x, layer["mlp_norm"])
-            gate, up = tf.split(tf.matmul(h, layer["gate_up"]),
-                                [intermediate, intermediate], axis=-1)
-            x = x + tf.matmul(tf.nn.silu(gate) * up, layer["down"])
+            gate, up = tf.split(
+                tf.matmul(h, layer["gate_up"], name=f"mlp_gate_up_{i}"),
+                [intermediate, intermediate], axis=-1)
+            x = x + tf.matmul(tf.nn.silu(gate) * up, layer["down"],
+                              name=f"mlp_down_{i}")
             new[f"k_{i}"] = key[None]
             new[f"v_{i}"] = value[None]
         if logits:
             last = self._rms(x[-1:], self.norm)
             if self.lm_head is None:
                 new["logits"] = tf.matmul(last, self.embeddings,
-                                          transpose_b=True)
+                                          transpose_b=True, name="lm_head")
             else:
-                new["logits"] = tf.matmul(last, self.lm_head)
+                new["logits"] = tf.matmul(last, self.lm_head,
+                                          name="lm_head")
         return new
 
     def function(self, length, logits, name):
@@ -337,8 +345,8 @@ def quantize(content, recipe, width=None):
 
     Args:
         content: bytes of a float32 `.tflite`.
-        recipe: `dynamic_int8`, `weight_only_int8` or
-            `dynamic_int4_block{32,64,128}`.
+        recipe: `dynamic_int8`, `weight_only_int8`,
+            `dynamic_int4_block{32,64,128}` or `dynamic_int4_mlp_int8`.
         width: int or None. The model width, checked against the block.
 
     Returns:
@@ -349,10 +357,22 @@ def quantize(content, recipe, width=None):
     from ai_edge_quantizer import recipe as recipes
     from ai_edge_quantizer import recipe_manager
 
+    fully_connected = qtyping.TFLOperationName.FULLY_CONNECTED
     if recipe == "dynamic_int8":
         chosen = recipes.dynamic_wi8_afp32()
     elif recipe == "weight_only_int8":
         chosen = recipes.weight_only_wi8_afp32()
+    elif recipe == "dynamic_int4_mlp_int8":
+        # The latest matching entry wins: int8 everywhere, then 4-bit
+        # blocks of 32 for the MLP products (named mlp_* by
+        # LlamaSignatures), which hold 75% of a Llama layer's weights.
+        manager = recipe_manager.RecipeManager()
+        manager.add_dynamic_config(
+            regex=".*", operation_name=fully_connected, num_bits=8)
+        manager.add_dynamic_config(
+            regex="mlp_", operation_name=fully_connected, num_bits=4,
+            granularity=qtyping.QuantGranularity.BLOCKWISE_32)
+        chosen = manager.get_quantization_recipe()
     else:
         block = int(recipe.rsplit("block", 1)[1])
         if width is not None and width % block:

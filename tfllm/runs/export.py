@@ -42,7 +42,8 @@ class ExportConfig:
     recipes: str = dataclasses.field(default="fp32,dynamic_int8", metadata={
         "help": "causal-lm: LiteRT recipes, comma-separated, of fp32, fp16, "
                 "dynamic_int8, weight_only_int8, dynamic_int4_block32, "
-                "dynamic_int4_block64, dynamic_int4_block128"})
+                "dynamic_int4_block64, dynamic_int4_block128, "
+                "dynamic_int4_mlp_int8"})
     max_length: int = dataclasses.field(default=1024, metadata={
         "help": "causal-lm: KV cache slots (prompt + generated tokens); a "
                 "decode step attends to all of them, so smaller is faster"})
