@@ -19,7 +19,7 @@ def bundle(tmp_path_factory):
     gguf = write_tiny_gguf(folder / "tiny.gguf", tiny_llama_backbone(seed=5))
     result = export_cli.main([
         "--task", "causal-lm", "--format", "litert", "--model", str(gguf),
-        "--recipes", "fp32", "--max-length", "48",
+        "--recipes", "fp32", "--max-length", "96",
         "--prefill-lengths", "8,16", "--litert-dir", str(folder / "b")])
     return gguf, folder / "b", result
 
@@ -69,8 +69,8 @@ def test_python_generate_on_a_bundle_and_refusals(bundle):
         tfllm.generate(str(gguf), "hello", max_new_tokens=4)
     with pytest.raises(UserInputError, match="beam"):
         tfllm.generate(str(folder), "hello", strategy="beam")
-    with pytest.raises(CacheFullError, match="48 cache slots"):
-        tfllm.generate(str(folder), "hello", max_new_tokens=60)
+    with pytest.raises(CacheFullError, match="96 cache slots"):
+        tfllm.generate(str(folder), "hello", max_new_tokens=90)
     with pytest.raises(UserInputError, match="not a LiteRT bundle"):
         generate_cli.main(["--model", str(gguf), "--engine", "litert",
                            "hello"])

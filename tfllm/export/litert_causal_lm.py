@@ -89,7 +89,8 @@ def cached_attention(query, key, value, cached_keys, cached_values, start):
     Cache slots `< start` hold earlier tokens and are attended; slots at
     or after `start` are masked whatever they hold (outside case BR-19:
     zero-filled slots never take part in the softmax). Within the chunk,
-    token i attends to chunk tokens j <= i. One softmax over both parts.
+    token i attends to chunk tokens j <= i. One softmax over both parts
+    (computed as exp(s - max) / sum, without concatenating them).
 
     Args:
         query: float32 `[kv_heads, groups * n, head_dim]`, rotated and
@@ -115,11 +116,20 @@ def cached_attention(query, key, value, cached_keys, cached_values, start):
     old = tf.reshape(old, [kv, groups, n, max_length]) + cache_bias
     own = tf.matmul(query, key, transpose_b=True)
     own = tf.reshape(own, [kv, groups, n, n]) + causal
-    probabilities = tf.nn.softmax(tf.concat([old, own], -1), -1)
-    p_old = tf.reshape(probabilities[..., :max_length],
-                       [kv, rows, max_length])
-    p_own = tf.reshape(probabilities[..., max_length:], [kv, rows, n])
-    return tf.matmul(p_old, cached_values) + tf.matmul(p_own, value)
+    # One softmax over [old, own] written out, so no concatenation and no
+    # split of the probabilities: the converter turns such a split into
+    # SPLIT_V, which XNNPACK does not run, and each layer's graph would be
+    # cut in two delegate partitions.
+    top = tf.maximum(tf.reduce_max(old, -1, keepdims=True),
+                     tf.reduce_max(own, -1, keepdims=True))
+    e_old = tf.exp(old - top)
+    e_own = tf.exp(own - top)
+    total = (tf.reduce_sum(e_old, -1, keepdims=True)
+             + tf.reduce_sum(e_own, -1, keepdims=True))
+    mixed = (tf.matmul(tf.reshape(e_old, [kv, rows, max_length]),
+                       cached_values)
+             + tf.matmul(tf.reshape(e_own, [kv, rows, n]), value))
+    return mixed / tf.reshape(total, [kv, rows, 1])
 
 
 class LlamaSignatures(tf.Module):
@@ -219,19 +229,30 @@ class LlamaSignatures(tf.Module):
             return tf.transpose(t, [1, 0, 2])
 
         heads = self.num_heads
-        intermediate = self.layers[0]["down"].shape[0]
         x = tf.gather(self.embeddings, tf.reshape(tokens, [n]))
         new = {}
         for i, layer in enumerate(self.layers):
             h = self._rms(x, layer["attention_norm"])
-            qkv = tf.reshape(tf.matmul(h, layer["qkv"],
-                                       name=f"attention_qkv_{i}"),
-                             [n, heads + 2 * kv, hd])
+            # The fused product holds groups + 2 equal chunks of kv heads
+            # (queries, then keys, then values). Equal splits become SPLIT
+            # ops, which XNNPACK runs; unequal slices would become one
+            # SPLIT_V, which it does not, cutting each layer's graph.
+            qkv = tf.matmul(h, layer["qkv"], name=f"attention_qkv_{i}")
+            chunks = tf.split(tf.reshape(qkv, [n, groups + 2, kv * hd]),
+                              groups + 2, axis=1)
             # Queries and keys rotated together (one set of ops).
-            query_key = rotate_half(qkv[:, :heads + kv], cos, sin)
-            query = query_key[:, :heads] * scale
-            key = heads_first(query_key[:, heads:], kv)  # [kv, n, hd]
-            value = heads_first(qkv[:, heads + kv:], kv)
+            query_key = rotate_half(
+                tf.reshape(tf.concat(chunks[:groups + 1], axis=1),
+                           [n, heads + kv, hd]), cos, sin)
+            rotated = tf.split(
+                tf.reshape(query_key, [n, groups + 1, kv * hd]),
+                groups + 1, axis=1)
+            query = tf.reshape(tf.concat(rotated[:groups], axis=1)
+                               if groups > 1 else rotated[0],
+                               [n, heads, hd]) * scale
+            key = heads_first(tf.reshape(rotated[groups], [n, kv, hd]), kv)
+            value = heads_first(tf.reshape(chunks[groups + 1], [n, kv, hd]),
+                                kv)  # [kv, n, hd]
             # [kv, groups * n, hd]: head u = k * groups + g.
             if n == 1:
                 query = tf.reshape(query, [kv, groups, hd])
@@ -252,9 +273,13 @@ class LlamaSignatures(tf.Module):
             x = x + tf.matmul(mixed, layer["output"],
                               name=f"attention_output_{i}")
             h = self._rms(x, layer["mlp_norm"])
-            gate, up = tf.split(
-                tf.matmul(h, layer["gate_up"], name=f"mlp_gate_up_{i}"),
-                [intermediate, intermediate], axis=-1)
+            # Two equal halves split along a middle axis: a SPLIT op, which
+            # XNNPACK runs (split along the last axis, the converter wrote a
+            # SPLIT_V, which it does not, and each layer's graph was cut).
+            gate_up = tf.matmul(h, layer["gate_up"], name=f"mlp_gate_up_{i}")
+            gate, up = tf.split(tf.reshape(gate_up, [n, 2, -1]), 2, axis=1)
+            gate = tf.reshape(gate, [n, -1])
+            up = tf.reshape(up, [n, -1])
             x = x + tf.matmul(tf.nn.silu(gate) * up, layer["down"],
                               name=f"mlp_down_{i}")
             new[f"k_{i}"] = key[None]

@@ -81,7 +81,7 @@ class LiteRTGenerator:
         """
         options = {**self.defaults, **settings}
         ids = self.preprocessor.prompt_ids([prompt])[0]
-        produced, shown = [], ""
+        produced, shown, text = [], "", ""
         self.last_new_tokens = 0
         for token in self.engine.stream(
                 ids, stop_token_ids=self.stop_token_ids, **options):
@@ -89,13 +89,19 @@ class LiteRTGenerator:
             if token in self.stop_token_ids:
                 break
             produced.append(token)
-            text = self.tokenizer.detokenize(produced)
-            if not isinstance(text, str):
-                text = text.numpy().decode("utf-8", "replace")
-            if text.endswith("\ufffd"):  # an incomplete UTF-8 character
+            text = self._text(produced)
+            if text.endswith("\ufffd"):  # maybe an incomplete character
                 continue
             yield text[len(shown):]
             shown = text
+        if len(text) > len(shown):  # what never completed, as decoded
+            yield text[len(shown):]
+
+    def _text(self, token_ids):
+        text = self.tokenizer.detokenize(token_ids)
+        if not isinstance(text, str):
+            text = text.numpy().decode("utf-8", "replace")
+        return text
 
     def generate(self, prompts, **settings):
         """Continuations of a str (returns str) or a list of str."""

@@ -70,9 +70,12 @@ class LiteRTCausalLM:
             raise FileNotFoundError(f"{path}: no LiteRT model file")
         self.path = path
         self.num_threads = int(num_threads or os.cpu_count() or 1)
-        self.interpreter = Interpreter(
-            model_path=str(path), num_threads=self.num_threads,
-            experimental_default_delegate_latest_features=True)
+        from tfllm.utils.logging import quiet_litert_logs
+
+        with quiet_litert_logs():
+            self.interpreter = Interpreter(
+                model_path=str(path), num_threads=self.num_threads,
+                experimental_default_delegate_latest_features=True)
         self._wrapper = self.interpreter._interpreter  # noqa: SLF001
         signatures = self.interpreter.get_signature_list()
         if "decode" not in signatures:
@@ -144,9 +147,9 @@ class LiteRTCausalLM:
         length = entry["length"]
         decode = self._signatures["decode"]
         if entry is not decode and entry["synced"] < start:
+            done = entry["synced"]
             for key, view in entry["cache"].items():
-                view[:, :, entry["synced"]:start] = \
-                    decode["cache"][key][:, :, entry["synced"]:start]
+                view[:, :, done:start] = decode["cache"][key][:, :, done:start]
         positions = np.minimum(np.arange(start, start + length),
                                self.max_length - 1)
         entry["input_pos"][:] = positions

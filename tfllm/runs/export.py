@@ -230,6 +230,12 @@ def verify_causal_lm_bundle(causal_lm, preprocessor, folder, recipes,
     from tfllm.inference.litert_lm import LiteRTCausalLM
 
     ids = preprocessor.prompt_ids([VERIFY_PROMPT])[0]
+    settings = json.loads(pathlib.Path(folder, "generation.json").read_text())
+    new_tokens = min(new_tokens, settings["max_length"] - len(ids))
+    if new_tokens < 1:
+        print(f"  not verified: the {len(ids)}-token check prompt does not "
+              f"fit the {settings['max_length']} cache slots")
+        return {}
     reference = [int(t) for t in generate(
         causal_lm, [ids], GenerationConfig(max_new_tokens=new_tokens))[0]]
     report = {}

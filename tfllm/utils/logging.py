@@ -168,14 +168,42 @@ def is_native_log_line(line):
     return bool(_NATIVE_LINE.match(line)) or line.startswith(_NATIVE_NOISE)
 
 
+# What LiteRT's interpreter prints (to fd 2) each time one is created
+# with XNNPACK: an INFO line and a deprecation notice labelled ERROR.
+_LITERT_NOISE = ("INFO: Created TensorFlow Lite XNNPACK delegate for CPU.",
+                 "ERROR: Subgraph reshaping is enabled by default")
+
+
+def is_litert_noise(line):
+    """Whether `line` is one of LiteRT's interpreter-creation notices."""
+    return line.startswith(_LITERT_NOISE)
+
+
 @contextlib.contextmanager
-def _captured_fd2():
+def quiet_litert_logs(verbose=False):
+    """Runs the block (creating a LiteRT interpreter) with LiteRT's
+    creation notices removed from stderr; everything else still shows.
+
+    Args:
+        verbose: bool. True leaves the notices (does nothing); default
+            False unless `TFLLM_VERBOSITY` is `debug` or `info`.
+    """
+    if verbose or verbose_requested(argv=()):
+        yield
+        return
+    with _captured_fd2(drop=is_litert_noise):
+        yield
+
+
+@contextlib.contextmanager
+def _captured_fd2(drop=None):
     """Captures what is written to file descriptor 2 inside the block.
 
-    On exit the descriptor is restored and every captured line that is not
-    a native log line is written to stderr (Python output and anything
-    unexpected still reach the user).
+    On exit the descriptor is restored and every captured line for which
+    `drop` (default: `is_native_log_line`) is false is written to stderr
+    (Python output and anything unexpected still reach the user).
     """
+    drop = drop or is_native_log_line
     try:
         sys.stderr.flush()
     except (AttributeError, ValueError):
@@ -199,7 +227,7 @@ def _captured_fd2():
             capture.seek(0)
             text = capture.read().decode("utf-8", "replace")
             kept = [line for line in text.splitlines(keepends=True)
-                    if not is_native_log_line(line)]
+                    if not drop(line)]
             if kept:
                 sys.stderr.write("".join(kept))
                 sys.stderr.flush()
