@@ -39,6 +39,8 @@ def time_invoke(path, threads, steps):
     engine = LiteRTCausalLM(path, num_threads=threads)
     decode = engine._signatures["decode"]  # noqa: SLF001
     engine.prefill(list(range(3, 3 + min(64, engine.max_length // 2))))
+    engine.decode(7)  # sets the decode signature's token and position
+    engine.position -= 1
     for _ in range(5):
         engine._wrapper.Invoke(decode["index"])  # noqa: SLF001
     invokes = []

@@ -96,9 +96,10 @@ def cached_attention(query, key, value, cached_keys, cached_values, start):
         query: float32 `[kv_heads, groups * n, head_dim]`, rotated and
             scaled by 1/sqrt(head_dim); row `g * n + i` is token i of the
             g-th query head of that key head.
-        key, value: float32 `[kv_heads, n, head_dim]` (keys rotated).
-        cached_keys, cached_values: float32
-            `[kv_heads, max_length, head_dim]`.
+        key: float32 `[kv_heads, n, head_dim]`, the chunk's rotated keys.
+        value: float32 `[kv_heads, n, head_dim]`, the chunk's values.
+        cached_keys: float32 `[kv_heads, max_length, head_dim]`.
+        cached_values: float32 `[kv_heads, max_length, head_dim]`.
         start: int32 scalar, the position (= cache slot) of token 0.
 
     Returns:
@@ -462,8 +463,10 @@ def export_causal_lm(causal_lm, folder, tokenizer=None, recipes=("fp32",),
             <= `max_length`. Default (32, 128).
         stop_token_ids: list of int or None (None: the tokenizer's end
             token).
-        use_chat_template, system_prompt: the prompt format the runtime
-            applies (None: the template when the tokenizer has one).
+        use_chat_template: bool or None. Whether the runtime formats
+            prompts with the chat template (None: when the tokenizer has
+            one).
+        system_prompt: str or None. System message of chat prompts.
         generation_defaults: dict or None: `max_new_tokens`, `temperature`,
             `top_k`, `top_p` the runtime uses unless told otherwise.
 
