@@ -97,3 +97,19 @@ def test_causal_lm_shares_the_backbone_of_any_keras_hub_decoder():
         [16, 9, 3, 18, 18, 18, 27]]
     with pytest.raises(ValueError, match="no causal LM"):
         keras_hub_causal_lm_class(object())
+
+
+def test_export_to_litert_generates_what_the_model_generates(model,
+                                                             tmp_path):
+    """`CausalLM.export(folder, format="litert")`: the bundle's greedy text
+    equals the Keras model's, with the prompt format it was built with."""
+    from tfllm.generation.litert_text import LiteRTGenerator
+
+    settings = model.export(tmp_path / "bundle", recipes=("fp32",),
+                            max_length=64, prefill_lengths=(8,))
+    assert settings["use_chat_template"] is True
+    generator = LiteRTGenerator(tmp_path / "bundle", num_threads=1)
+    assert generator.generate(["hello"], max_new_tokens=5) == \
+        model.generate(["hello"], max_new_tokens=5)
+    with pytest.raises(ValueError, match="format"):
+        model.export(tmp_path / "b2", format="onnx")
