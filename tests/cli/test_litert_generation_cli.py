@@ -32,9 +32,10 @@ def test_export_writes_the_bundle_and_verifies_it(bundle):
     assert settings["use_chat_template"] is True
     assert (folder / "tokenizer" / "config.json").is_file()
     check = json.loads((folder / "export_verification.json").read_text())
-    # float32 LiteRT decodes TensorFlow's greedy tokens exactly.
-    assert check["recipes"]["fp32"]["agreeing_tokens"] == 16
-    assert result["verification"]["fp32"]["agreeing_tokens"] == 16
+    # float32 LiteRT makes TensorFlow's next-token choice at every step.
+    fp32 = check["recipes"]["fp32"]
+    assert fp32["of"] == 16 and fp32["agreeing"] == 16
+    assert result["verification"]["fp32"] == fp32
 
 
 def test_litert_text_equals_tensorflow_text(bundle, capsys):
@@ -74,3 +75,20 @@ def test_python_generate_on_a_bundle_and_refusals(bundle):
     with pytest.raises(UserInputError, match="not a LiteRT bundle"):
         generate_cli.main(["--model", str(gguf), "--engine", "litert",
                            "hello"])
+    with pytest.raises(UserInputError, match="is a LiteRT bundle"):
+        generate_cli.main(["--model", str(folder), "--engine", "tf",
+                           "hello"])
+    with pytest.raises(UserInputError, match="quantized when it is"):
+        generate_cli.main(["--model", str(folder), "--quantize", "int8",
+                           "hello"])
+    with pytest.raises(UserInputError, match="no 'dynamic_int8' model"):
+        generate_cli.main(["--model", str(folder), "--recipe",
+                           "dynamic_int8", "hello"])
+
+
+def test_export_refuses_a_cache_shorter_than_a_bucket_before_loading():
+    from tfllm.data.errors import UserInputError
+
+    with pytest.raises(UserInputError, match="largest prefill bucket"):
+        export_cli.main(["--task", "causal-lm", "--model", "no-such.gguf",
+                         "--max-length", "64"])

@@ -20,9 +20,12 @@ import pathlib
 
 import numpy as np
 
+from tfllm.data.errors import UserInputError
 
-class CacheFullError(ValueError):
-    """A position past the exported cache length was asked for."""
+
+class CacheFullError(UserInputError):
+    """A position past the exported cache length was asked for (a
+    `ValueError`; the CLI prints it as a one-line error)."""
 
 
 class LiteRTCausalLM:
@@ -64,8 +67,9 @@ class LiteRTCausalLM:
             elif recipe in files:
                 path = path / files[recipe]
             else:
-                raise ValueError(f"{settings_file}: no {recipe!r} model; the "
-                                 f"bundle has {sorted(files)}")
+                raise UserInputError(
+                    f"{settings_file}: no {recipe!r} model; the bundle has "
+                    f"{sorted(files)} (export it with --recipes)")
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no LiteRT model file")
         self.path = path

@@ -454,8 +454,8 @@ class SFTCausalLM(Task):
             generation_config(**config), batch_size)
         return texts[0] if single else texts
 
-    def export(self, folder, format="litert", *, recipes=("fp32",
-               "dynamic_int8"), max_length=1024, prefill_lengths=(32, 128)):
+    def export(self, folder, format="litert", *, recipes=("dynamic_int8",
+               "fp32"), max_length=1024, prefill_lengths=(32, 128)):
         """Exports the decoder for on-device generation (LiteRT).
 
         One `.tflite` per recipe with `prefill_<N>` and `decode` signatures
@@ -469,7 +469,8 @@ class SFTCausalLM(Task):
             folder: str or path. The bundle folder (written atomically).
             format: str. `"litert"` (the only one).
             recipes: sequence of str. Of `fp32`, `fp16`, `dynamic_int8`,
-                `weight_only_int8`, `dynamic_int4_block{32,64,128}`.
+                `weight_only_int8`, `dynamic_int4_block{32,64,128}`,
+                `dynamic_int4_mlp_int8`; the first is the bundle's default.
             max_length: int. KV cache slots (prompt + generated tokens).
             prefill_lengths: sequence of int. Prefill buckets (tokens).
 

@@ -162,7 +162,8 @@ class GenerateArgs:
     recipe: Optional[str] = _help(
         "litert: which model of the bundle (fp32, dynamic_int8, ...; "
         "default: its first)")
-    threads: Optional[int] = _help("litert: CPU threads (default: all)")
+    threads: Optional[int] = _help("litert: CPU threads; none given: every "
+                                   "core")
     stream: bool = _help("litert: print tokens as they are generated",
                          False)
     prompt: Optional[str] = _help("one prompt (or give prompts as "
@@ -250,7 +251,16 @@ def run_generation(args, config, prompts=None):
         raise UserInputError(f"--engine: expected 'tf' or 'litert', got "
                              f"{args.engine!r}")
     if engine == "litert":
+        if args.quantize:
+            raise UserInputError(
+                "--quantize: a LiteRT bundle is quantized when it is "
+                "exported (tfllm export --recipes ...); pick one with "
+                "--recipe")
         return (prompts,) + run_litert_generation(args, config, prompts)
+    if is_litert_bundle(args.model):
+        raise UserInputError(
+            f"--engine tf: {args.model} is a LiteRT bundle; use --engine "
+            "litert (or leave --engine out)")
     causal_lm, preprocessor = text.load_generator(
         args.model, args.chat, args.system_prompt)
     if args.quantize:
@@ -266,8 +276,10 @@ def litert_settings(config):
     from tfllm.data.errors import UserInputError
 
     if config.strategy == "beam":
-        raise UserInputError("--strategy beam: the LiteRT engine decodes "
-                             "greedily or by sampling; use --engine tf")
+        raise UserInputError(
+            "strategy 'beam': the LiteRT engine decodes greedily or by "
+            "sampling; beam search runs on TensorFlow models (a .gguf "
+            "file, 'smollm2' or a run folder)")
     return {"max_new_tokens": config.max_new_tokens,
             "temperature": (0.0 if config.strategy == "greedy"
                             else config.temperature),

@@ -39,14 +39,16 @@ class ExportConfig:
     model: Optional[str] = dataclasses.field(default=None, metadata={
         "help": "causal-lm: 'smollm2', a .gguf file or a fine-tuned Llama "
                 "causal LM (.keras or run folder)"})
-    recipes: str = dataclasses.field(default="fp32,dynamic_int8", metadata={
-        "help": "causal-lm: LiteRT recipes, comma-separated, of fp32, fp16, "
+    recipes: str = dataclasses.field(default="dynamic_int8,fp32", metadata={
+        "help": "causal-lm: LiteRT recipes, comma-separated (the first is "
+                "the bundle's default), of fp32, fp16, "
                 "dynamic_int8, weight_only_int8, dynamic_int4_block32, "
                 "dynamic_int4_block64, dynamic_int4_block128, "
                 "dynamic_int4_mlp_int8"})
     max_length: int = dataclasses.field(default=1024, metadata={
-        "help": "causal-lm: KV cache slots (prompt + generated tokens); a "
-                "decode step attends to all of them, so smaller is faster"})
+        "help": "causal-lm: KV cache slots (prompt + generated tokens, at "
+                "least the largest prefill length); a decode step attends "
+                "to all of them, so smaller is faster"})
     prefill_lengths: str = dataclasses.field(default="32,128", metadata={
         "help": "causal-lm: prefill bucket lengths (tokens), "
                 "comma-separated; longer prompts are prefilled in chunks"})
@@ -54,7 +56,9 @@ class ExportConfig:
         "help": "run folder with model.keras and config.json (required "
                 "unless --task causal-lm)"})
     name: Optional[str] = dataclasses.field(default=None, metadata={
-        "help": "TF Serving model name; default: the dataset, or 'ner'"})
+        "help": "TF Serving model name; default: the dataset, or 'ner' "
+                "(causal-lm: the model's file stem, naming the bundle "
+                "folder saved_models/<name>_litert)"})
     saved_model_dir: Optional[str] = dataclasses.field(
         default=None, metadata={"help": "default saved_models/<name>"})
     litert_dir: Optional[str] = dataclasses.field(
@@ -76,13 +80,16 @@ class ExportConfig:
     keras_int8: bool = dataclasses.field(default=False, metadata={
         "help": "also export Keras' quantize('int8') model as SavedModel"})
     verify: bool = dataclasses.field(default=True, metadata={
-        "help": "run every artifact on the validation split"})
+        "help": "run every artifact on the validation split (causal-lm: "
+                "compare each recipe's next-token choices with TensorFlow's "
+                "on a fixed prompt)"})
     max_eval: Optional[int] = dataclasses.field(default=None, metadata={
         "help": "verify on the first N validation items only"})
     latency_samples: int = dataclasses.field(default=200, metadata={
         "help": "items timed one at a time (batch 1)"})
     num_threads: Optional[int] = dataclasses.field(default=None, metadata={
-        "help": "LiteRT interpreter threads (default: LiteRT's choice)"})
+        "help": "LiteRT interpreter threads; none given: LiteRT's choice "
+                "(causal-lm: every core)"})
     report_dir: Optional[str] = dataclasses.field(default=None, metadata={
         "help": "where export_verification.md/.json go; default run_dir"})
 
@@ -175,30 +182,36 @@ def export_causal_lm_run(config):
     Writes `config.litert_dir` (default `saved_models/<name>_litert`):
     `model_<recipe>.tflite`, the tokenizer and `generation.json`
     (`tfllm.export.litert_causal_lm.export_causal_lm`). With
-    `config.verify`, each recipe greedily continues a fixed prompt for 16
-    tokens beside TensorFlow's float32 model, and the agreeing tokens are
-    written to `export_verification.json` in the bundle.
+    `config.verify`, each recipe's next-token choices on TensorFlow's
+    greedy continuation of a fixed prompt are compared with TensorFlow's
+    (`verify_causal_lm_bundle`), written to `export_verification.json`.
 
     Returns:
         dict: `litert` (the folder), `settings` (`generation.json`) and
-        `verification` (per recipe: `agreeing_tokens`, `text`).
+        `verification` (per recipe: `agreeing`, `of`, `text`).
 
     Raises:
         ValueError: no `--model`, a format other than `litert`, or a model
             the LiteRT export does not cover.
     """
+    from tfllm.data.errors import UserInputError
     from tfllm.export.litert_causal_lm import export_causal_lm
     from tfllm.generation.text import load_generator
 
     if config.format not in (None, "litert"):
         raise ValueError(f"--format: causal-lm exports to 'litert', got "
                          f"{config.format!r}")
+    lengths = [int(n) for n in config.prefill_lengths.split(",") if n]
+    if not lengths or max(lengths) > config.max_length:
+        raise UserInputError(
+            f"--max-length {config.max_length} is shorter than the largest "
+            f"prefill bucket ({max(lengths or [0])}): raise --max-length or "
+            "give shorter --prefill-lengths (e.g. 32,64)")
     model = config.model or "smollm2"
     name = config.name or pathlib.Path(model).stem.replace(".", "_")
     folder = pathlib.Path(config.litert_dir or f"saved_models/{name}_litert")
     causal_lm, preprocessor = load_generator(model)
     recipes = [r for r in config.recipes.split(",") if r]
-    lengths = [int(n) for n in config.prefill_lengths.split(",") if n]
     print(f"Exporting {model} to {folder} ({', '.join(recipes)}; "
           f"{config.max_length} cache slots, prefill {lengths})", flush=True)
     settings = export_causal_lm(
@@ -218,41 +231,54 @@ def export_causal_lm_run(config):
 
 def verify_causal_lm_bundle(causal_lm, preprocessor, folder, recipes,
                             num_threads=None, new_tokens=16):
-    """Greedy tokens of every recipe beside TensorFlow's on one prompt.
+    """Every recipe's next-token choices beside TensorFlow's float32 model.
+
+    TensorFlow greedily continues a fixed chat prompt (up to `new_tokens`
+    tokens, ending at a stop token); each LiteRT model then reads the same
+    tokens (teacher forcing) and picks its own next token at every step.
+    Counting agreeing choices, rather than the leading run of equal tokens,
+    keeps one near-tie early on from hiding that the rest agree.
 
     Returns:
-        dict: recipe -> `agreeing_tokens` (leading tokens equal to
-        TensorFlow float32's, of `new_tokens`) and `text`; also written to
-        `export_verification.json` in `folder`.
+        dict: recipe -> `agreeing` (next-token choices equal to
+        TensorFlow float32's), `of` (choices compared) and `text` (the
+        recipe's own greedy continuation, up to a stop token); also written
+        to `export_verification.json` in `folder`.
     """
+    import numpy as np
+
     from tfllm.generation import GenerationConfig
     from tfllm.generation import generate
     from tfllm.inference.litert_lm import LiteRTCausalLM
 
     ids = preprocessor.prompt_ids([VERIFY_PROMPT])[0]
     settings = json.loads(pathlib.Path(folder, "generation.json").read_text())
+    stops = set(settings.get("stop_token_ids") or [])
     new_tokens = min(new_tokens, settings["max_length"] - len(ids))
     if new_tokens < 1:
         print(f"  not verified: the {len(ids)}-token check prompt does not "
               f"fit the {settings['max_length']} cache slots")
         return {}
     reference = [int(t) for t in generate(
-        causal_lm, [ids], GenerationConfig(max_new_tokens=new_tokens))[0]]
+        causal_lm, [ids], GenerationConfig(max_new_tokens=new_tokens),
+        stop_token_ids=sorted(stops))[0]]
     report = {}
     for recipe in recipes:
         engine = LiteRTCausalLM(folder, num_threads, recipe)
-        tokens = engine.generate(ids, max_new_tokens=new_tokens)
-        agreeing = 0
-        for a, b in zip(tokens, reference):
-            if a != b:
-                break
-            agreeing += 1
-        text = preprocessor.tokenizer.detokenize(tokens)
-        report[recipe] = {"agreeing_tokens": agreeing, "of": new_tokens,
+        chosen = [int(np.argmax(engine.logits_after(ids)))]
+        for token in reference[:-1]:
+            chosen.append(int(np.argmax(engine.decode(token))))
+        agreeing = sum(a == b for a, b in zip(chosen, reference))
+        own = engine.generate(ids, max_new_tokens=new_tokens,
+                              stop_token_ids=stops)
+        text = preprocessor.tokenizer.detokenize(
+            [t for t in own if t not in stops])
+        report[recipe] = {"agreeing": agreeing, "of": len(reference),
                           "text": text if isinstance(text, str)
                           else text.numpy().decode("utf-8", "replace")}
-        print(f"  {recipe}: {agreeing}/{new_tokens} greedy tokens equal "
-              f"TensorFlow float32's; {report[recipe]['text']!r}")
+        print(f"  {recipe}: {agreeing}/{len(reference)} next-token choices "
+              f"equal TensorFlow float32's (teacher-forced); greedy text "
+              f"{report[recipe]['text']!r}")
     pathlib.Path(folder, "export_verification.json").write_text(
         json.dumps({"prompt": VERIFY_PROMPT, "recipes": report}, indent=2)
         + "\n")
