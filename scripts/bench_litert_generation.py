@@ -19,6 +19,7 @@ agree with TensorFlow's float32 greedy tokens.
 """
 
 import json
+import os
 import pathlib
 import resource
 import statistics
@@ -183,12 +184,7 @@ def tf_measurements(causal_lm, prompt_ids, new_tokens, repeats):
 
 def agreeing_prefix(a, b):
     """How many leading tokens of `a` and `b` are equal."""
-    count = 0
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        count += 1
-    return count
+    return len(os.path.commonprefix([list(a), list(b)]))
 
 
 if __name__ == "__main__":
