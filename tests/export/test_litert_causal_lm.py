@@ -243,3 +243,32 @@ def test_non_llama_and_bad_settings_are_refused(tmp_path):
     with pytest.raises(ValueError, match="do not divide the model width"):
         litert_causal_lm.quantize(b"", "dynamic_int4_block128", width=576)
     assert not (tmp_path / "b").exists()
+
+
+def test_gpt2_decoder_exports_with_the_same_logits(tmp_path):
+    """A GPT-2 decoder (what `tfllm train clm` builds): learned positions,
+    biases, tanh GELU; fp32 LiteRT logits equal the no-cache forward at
+    every decoded position, chunked prefill included."""
+    from tests.tiny_lm import br15_causal_lm
+    from tfllm.generation import GenerationConfig
+    from tfllm.generation import generate
+
+    lm = br15_causal_lm()
+    embeddings = lm.backbone.token_embedding.embeddings
+    embeddings.assign(embeddings * 8.0)
+    litert_causal_lm.export_causal_lm(lm, tmp_path / "gpt2", max_length=16,
+                                      prefill_lengths=(4, 8))
+    engine = LiteRTCausalLM(tmp_path / "gpt2", num_threads=1)
+    ids = np.random.default_rng(1).integers(0, 50, MAX_LENGTH).tolist()
+    expected = _no_cache_logits(lm, ids)
+    for prompt_length in (3, 11):
+        logits = [engine.logits_after(ids[:prompt_length])]
+        logits += [engine.decode(t) for t in ids[prompt_length:]]
+        np.testing.assert_allclose(np.array(logits),
+                                   expected[prompt_length - 1:], atol=1e-4)
+    prompt = ids[:4]
+    reference = [int(t) for t in generate(
+        lm, [prompt], GenerationConfig(max_new_tokens=12))[0]]
+    assert engine.generate(prompt, max_new_tokens=12) == reference
+    with pytest.raises(ValueError, match="learned positions"):
+        litert_causal_lm.GPT2Signatures(lm, max_length=64)

@@ -1,5 +1,5 @@
-"""A Llama-family causal LM as one LiteRT model with prefill and decode
-signatures over an explicit key/value cache.
+"""A causal LM (Llama family or GPT-2) as one LiteRT model with prefill and
+decode signatures over an explicit key/value cache.
 
 The design follows Google's on-device generative converter (ai-edge-torch,
 now litert-torch, `generative/`): one `.tflite` file whose signatures share
@@ -133,7 +133,40 @@ def cached_attention(query, key, value, cached_keys, cached_values, start):
     return mixed / tf.reshape(total, [kv, rows, 1])
 
 
-class LlamaSignatures(tf.Module):
+class CausalLMSignatures(tf.Module):
+    """What every exported decoder shares: the signature functions and the
+    cache shapes. Subclasses set `num_layers`, `kv_heads`, `head_dim`,
+    `max_length`, `hidden`, `vocabulary_size` and define `forward`."""
+
+    def cache_shape(self):
+        """`[1, num_key_value_heads, max_length, head_dim]`."""
+        return [1, self.kv_heads, self.max_length, self.head_dim]
+
+    def function(self, length, logits, name):
+        """A `tf.function` named `name` (the signature key) for chunks of
+        `length` tokens."""
+        specs = {"tokens": tf.TensorSpec([1, length], tf.int32, "tokens"),
+                 "input_pos": tf.TensorSpec([length], tf.int32, "input_pos")}
+        for i in range(self.num_layers):
+            for kind in "kv":
+                name = f"kv_cache_{kind}_{i}"
+                specs[name] = tf.TensorSpec(self.cache_shape(), tf.float32,
+                                            name)
+        names = list(specs)
+
+        def run(*args):
+            values = dict(zip(names, args))
+            caches = [(values[f"kv_cache_k_{i}"], values[f"kv_cache_v_{i}"])
+                      for i in range(self.num_layers)]
+            return self.forward(values["tokens"], values["input_pos"],
+                                caches, logits)
+
+        run.__name__ = name
+        return tf.function(run, input_signature=list(specs.values()),
+                           autograph=False)
+
+
+class LlamaSignatures(CausalLMSignatures):
     """The prefill and decode functions of one Llama-family model.
 
     Args:
@@ -153,9 +186,9 @@ class LlamaSignatures(tf.Module):
         if not llama_step.supports(causal_lm):
             raise ValueError(
                 "LiteRT generation export covers float32 Llama-family "
-                "models (Llama, Llama 3, SmolLM2, tfllm-trained Llama "
-                "causal LMs) with plain layers; merge LoRA weights first "
-                "(tfllm.peft merge) and export before quantizing in Keras")
+                "models (Llama, Llama 3, SmolLM2, causal LMs fine-tuned from "
+                "them) and GPT-2 decoders, with plain layers; merge LoRA "
+                "weights first and export before quantizing in Keras")
         backbone = causal_lm.backbone
         self.num_layers = backbone.num_layers
         self.num_heads = backbone.num_query_heads
@@ -204,10 +237,6 @@ class LlamaSignatures(tf.Module):
                                                 self.head_dim]))
         self.sin = tf.constant(tf.reshape(sin, [self.max_length,
                                                 self.head_dim]))
-
-    def cache_shape(self):
-        """`[1, num_key_value_heads, max_length, head_dim]`."""
-        return [1, self.kv_heads, self.max_length, self.head_dim]
 
     def _rms(self, x, scale):
         variance = tf.reduce_mean(tf.square(x), axis=-1, keepdims=True)
@@ -295,28 +324,163 @@ class LlamaSignatures(tf.Module):
                                           name="lm_head")
         return new
 
-    def function(self, length, logits, name):
-        """A `tf.function` named `name` (the signature key) for chunks of
-        `length` tokens."""
-        specs = {"tokens": tf.TensorSpec([1, length], tf.int32, "tokens"),
-                 "input_pos": tf.TensorSpec([length], tf.int32, "input_pos")}
-        for i in range(self.num_layers):
-            for kind in "kv":
-                name = f"kv_cache_{kind}_{i}"
-                specs[name] = tf.TensorSpec(self.cache_shape(), tf.float32,
-                                            name)
-        names = list(specs)
+class GPT2Signatures(CausalLMSignatures):
+    """The prefill and decode functions of a KerasHub GPT-2 decoder (the
+    architecture `tfllm train clm` builds): learned positions, pre-norm
+    LayerNorm with biases, multi-head attention with biases, tanh GELU
+    (Radford et al., 2019, "Language Models are Unsupervised Multitask
+    Learners"), the output tied to the token embedding.
 
-        def run(*args):
-            values = dict(zip(names, args))
-            caches = [(values[f"kv_cache_k_{i}"], values[f"kv_cache_v_{i}"])
-                      for i in range(self.num_layers)]
-            return self.forward(values["tokens"], values["input_pos"],
-                                caches, logits)
+    Args:
+        causal_lm: a float32 `keras_hub.models.GPT2CausalLM` with plain
+            layers.
+        max_length: int. Cache slots; at most the model's
+            `max_sequence_length` (its learned positions).
 
-        run.__name__ = name
-        return tf.function(run, input_signature=list(specs.values()),
-                           autograph=False)
+    Raises:
+        ValueError: quantized or PEFT layers, or a cache longer than the
+            learned positions.
+    """
+
+    def __init__(self, causal_lm, max_length=DEFAULT_MAX_LENGTH):
+        super().__init__(name="causal_lm")
+        backbone = causal_lm.backbone
+        if backbone.dtype_policy.name != "float32" or "peft_state" in vars(
+                causal_lm) or "peft_state" in vars(backbone):
+            raise ValueError("LiteRT generation export covers float32 "
+                             "GPT-2 decoders without PEFT layers; merge "
+                             "LoRA weights first")
+        limit = backbone.max_sequence_length
+        if max_length > limit:
+            raise ValueError(f"max_length {max_length} exceeds the model's "
+                             f"{limit} learned positions")
+        self.num_layers = backbone.num_layers
+        self.num_heads = self.kv_heads = backbone.num_heads
+        self.hidden = backbone.hidden_dim
+        self.head_dim = self.hidden // self.num_heads
+        self.max_length = int(max_length)
+        self.vocabulary_size = backbone.vocabulary_size
+
+        def constant(value):
+            return tf.Variable(tf.convert_to_tensor(value), trainable=False)
+
+        def dense(layer):  # EinsumDense [hidden, heads, hd] -> 2-D
+            kernel = tf.convert_to_tensor(layer.kernel)
+            return (tf.reshape(kernel, [kernel.shape[0], -1]),
+                    tf.reshape(tf.convert_to_tensor(layer.bias), [-1]))
+
+        self.embeddings = constant(backbone.token_embedding.embeddings)
+        self.positions = constant(backbone.position_embedding
+                                  .position_embeddings[:self.max_length])
+        self.layers = []
+        for layer in backbone.transformer_layers:
+            if quantized_or_replaced(layer):
+                raise ValueError("LiteRT generation export covers plain "
+                                 "GPT-2 layers (no quantized or PEFT layers)")
+            attention = layer._self_attention_layer
+            parts = [dense(attention._query_dense),
+                     dense(attention._key_dense),
+                     dense(attention._value_dense)]
+            output = attention._output_dense
+            self.layers.append({
+                "ln1": (constant(layer._self_attention_layer_norm.gamma),
+                        constant(layer._self_attention_layer_norm.beta)),
+                "qkv": constant(tf.concat([k for k, _ in parts], axis=1)),
+                "qkv_bias": constant(tf.concat([b for _, b in parts], 0)),
+                "output": constant(tf.reshape(output.kernel,
+                                              [-1, self.hidden])),
+                "output_bias": constant(output.bias),
+                "ln2": (constant(layer._feedforward_layer_norm.gamma),
+                        constant(layer._feedforward_layer_norm.beta)),
+                "up": constant(layer._feedforward_intermediate_dense.kernel),
+                "up_bias": constant(layer._feedforward_intermediate_dense
+                                    .bias),
+                "down": constant(layer._feedforward_output_dense.kernel),
+                "down_bias": constant(layer._feedforward_output_dense.bias),
+            })
+        self.final_norm = (constant(backbone.layer_norm.gamma),
+                           constant(backbone.layer_norm.beta))
+        self.epsilon = float(backbone.transformer_layers[0]
+                             ._self_attention_layer_norm.epsilon)
+
+    def _norm(self, x, parameters):
+        mean = tf.reduce_mean(x, axis=-1, keepdims=True)
+        variance = tf.reduce_mean(tf.square(x - mean), axis=-1,
+                                  keepdims=True)
+        return ((x - mean) * tf.math.rsqrt(variance + self.epsilon)
+                * parameters[0] + parameters[1])
+
+    def forward(self, tokens, input_pos, caches, logits):
+        """As `LlamaSignatures.forward`, for GPT-2."""
+        n = tokens.shape[1]
+        heads, hd = self.num_heads, self.head_dim
+        start = input_pos[0]
+        scale = 1.0 / float(hd) ** 0.5
+        x = (tf.gather(self.embeddings, tf.reshape(tokens, [n]))
+             + tf.gather(self.positions, input_pos))
+        new = {}
+        for i, layer in enumerate(self.layers):
+            h = self._norm(x, layer["ln1"])
+            qkv = tf.matmul(h, layer["qkv"], name=f"attention_qkv_{i}") \
+                + layer["qkv_bias"]
+            query, key, value = tf.split(
+                tf.reshape(qkv, [n, 3, heads * hd]), 3, axis=1)
+            # [heads, n, hd]; one query per key head (groups = 1).
+            query = tf.transpose(tf.reshape(query, [n, heads, hd]),
+                                 [1, 0, 2]) * scale
+            key = tf.transpose(tf.reshape(key, [n, heads, hd]), [1, 0, 2])
+            value = tf.transpose(tf.reshape(value, [n, heads, hd]),
+                                 [1, 0, 2])
+            mixed = cached_attention(
+                query, key, value,
+                tf.reshape(caches[i][0], [heads, self.max_length, hd]),
+                tf.reshape(caches[i][1], [heads, self.max_length, hd]),
+                start)
+            mixed = tf.reshape(tf.transpose(mixed, [1, 0, 2]),
+                               [n, self.hidden])
+            x = x + tf.matmul(mixed, layer["output"],
+                              name=f"attention_output_{i}") \
+                + layer["output_bias"]
+            h = self._norm(x, layer["ln2"])
+            h = tf.nn.gelu(tf.matmul(h, layer["up"], name=f"mlp_up_{i}")
+                           + layer["up_bias"], approximate=True)
+            x = x + tf.matmul(h, layer["down"], name=f"mlp_down_{i}") \
+                + layer["down_bias"]
+            new[f"k_{i}"] = key[None]
+            new[f"v_{i}"] = value[None]
+        if logits:
+            last = self._norm(x[-1:], self.final_norm)
+            new["logits"] = tf.matmul(last, self.embeddings,
+                                      transpose_b=True, name="lm_head")
+        return new
+
+
+def quantized_or_replaced(layer):
+    """Whether any dense layer under `layer` is quantized or a PEFT
+    wrapper (the export reads plain kernels only)."""
+    import keras
+
+    for sub in layer._flatten_layers(include_self=False):
+        if isinstance(sub, (keras.layers.Dense, keras.layers.EinsumDense)):
+            if sub.quantization_mode or type(sub) not in (
+                    keras.layers.Dense, keras.layers.EinsumDense):
+                return True
+    return False
+
+
+def signatures_for(causal_lm, max_length=DEFAULT_MAX_LENGTH):
+    """The `CausalLMSignatures` of a decoder: Llama family or GPT-2.
+
+    Raises:
+        ValueError: another architecture, or a model variant the export
+            does not cover (the message says which).
+    """
+    import keras_hub
+
+    if isinstance(getattr(causal_lm, "backbone", None),
+                  keras_hub.models.GPT2Backbone):
+        return GPT2Signatures(causal_lm, max_length)
+    return LlamaSignatures(causal_lm, max_length)
 
 
 def convert(module, prefill_lengths, recipe="fp32"):
@@ -494,7 +658,7 @@ def export_causal_lm(causal_lm, folder, tokenizer=None, recipes=("fp32",),
             or prefill_lengths[-1] > max_length:
         raise ValueError(f"prefill lengths {prefill_lengths} must be >= 1 "
                          f"and <= max_length {max_length}")
-    module = LlamaSignatures(causal_lm, max_length)
+    module = signatures_for(causal_lm, max_length)
     if stop_token_ids is None:
         end = getattr(tokenizer, "end_token_id", None)
         stop_token_ids = [] if end is None else [int(end)]

@@ -37,8 +37,9 @@ class ExportConfig:
                 "and decode signatures and a KV cache, tokenizer beside "
                 "it); run folders: every format"})
     model: Optional[str] = dataclasses.field(default=None, metadata={
-        "help": "causal-lm: 'smollm2', a .gguf file or a fine-tuned Llama "
-                "causal LM (.keras or run folder)"})
+        "help": "causal-lm: 'smollm2', a .gguf file, a decoder folder "
+                "(e.g. runs/<clm-run>/pretrained) or a fine-tuned causal LM "
+                "(.keras or run folder); Llama family or GPT-2"})
     recipes: str = dataclasses.field(default="dynamic_int8,fp32", metadata={
         "help": "causal-lm: LiteRT recipes, comma-separated (the first is "
                 "the bundle's default), of fp32, fp16, "
@@ -196,7 +197,7 @@ def export_causal_lm_run(config):
     """
     from tfllm.data.errors import UserInputError
     from tfllm.export.litert_causal_lm import export_causal_lm
-    from tfllm.generation.text import load_generator
+    from tfllm.models.sft_causal_lm import SFTCausalLM
 
     if config.format not in (None, "litert"):
         raise ValueError(f"--format: causal-lm exports to 'litert', got "
@@ -210,7 +211,8 @@ def export_causal_lm_run(config):
     model = config.model or "smollm2"
     name = config.name or pathlib.Path(model).stem.replace(".", "_")
     folder = pathlib.Path(config.litert_dir or f"saved_models/{name}_litert")
-    causal_lm, preprocessor = load_generator(model)
+    loaded = SFTCausalLM.from_pretrained(model)
+    causal_lm, preprocessor = loaded.causal_lm(), loaded.preprocessor
     recipes = [r for r in config.recipes.split(",") if r]
     print(f"Exporting {model} to {folder} ({', '.join(recipes)}; "
           f"{config.max_length} cache slots, prefill {lengths})", flush=True)
