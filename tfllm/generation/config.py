@@ -2,6 +2,8 @@
 
 import dataclasses
 
+from tfllm.config import help_field
+
 STRATEGIES = ("greedy", "sample", "beam")
 
 
@@ -27,14 +29,23 @@ class GenerationConfig:
             (KV cache); False recomputes the whole sequence every step.
     """
 
-    max_new_tokens: int = 32
-    strategy: str = "greedy"
-    temperature: float = 1.0
-    top_k: int = 0
-    top_p: float = 1.0
-    num_beams: int = 4
-    seed: int = 0
-    use_cache: bool = True
+    max_new_tokens: int = help_field(
+        "tokens generated after each prompt (fewer at a stop token)", 32)
+    strategy: str = help_field(
+        "greedy (argmax), sample (temperature, --top-k, --top-p) or beam "
+        "(--num-beams; TensorFlow engine only)", "greedy")
+    temperature: float = help_field(
+        "divides the logits before sampling; greedy ignores it", 1.0)
+    top_k: int = help_field("sample: keep the k most likely tokens (0: all)",
+                            0)
+    top_p: float = help_field(
+        "sample: keep the smallest most-likely set with this probability "
+        "mass (1.0: all)", 1.0)
+    num_beams: int = help_field("beam: beams kept per prompt", 4)
+    seed: int = help_field("seeds sampling; the same seed repeats a draw", 0)
+    use_cache: bool = help_field(
+        "reuse the keys/values of earlier positions (KV cache); "
+        "--no-use-cache recomputes the whole sequence each step", True)
 
     def __post_init__(self):
         if self.strategy not in STRATEGIES:
