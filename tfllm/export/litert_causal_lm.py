@@ -61,25 +61,15 @@ import pathlib
 
 import tensorflow as tf
 
+from tfllm.generation.llama_step import rms_norm
+from tfllm.generation.llama_step import rotate_half  # noqa: F401 (public)
+
 RECIPES = ("fp32", "fp16", "dynamic_int8", "weight_only_int8",
            "dynamic_int4_block32", "dynamic_int4_block64",
            "dynamic_int4_block128", "dynamic_int4_mlp_int8")
 DEFAULT_PREFILL_LENGTHS = (32, 128)
 DEFAULT_MAX_LENGTH = 1024
 _NEGATIVE = -1e9
-
-
-def rotate_half(t, cos, sin):
-    """Rotary position embedding (Su et al., 2021, "RoFormer"), Hugging
-    Face's half-split layout: `t * cos + concat(-second, first) * sin`.
-
-    Args:
-        t: float32 `[n, heads, head_dim]`.
-        cos, sin: float32 `[n, 1, head_dim]`, the angles of each token's
-            position (gathered at `input_pos`).
-    """
-    first, second = tf.split(t, 2, axis=-1)
-    return t * cos + tf.concat([-second, first], axis=-1) * sin
 
 
 def cached_attention(query, key, value, cached_keys, cached_values, start):
@@ -137,6 +127,13 @@ class CausalLMSignatures(tf.Module):
     """What every exported decoder shares: the signature functions and the
     cache shapes. Subclasses set `num_layers`, `kv_heads`, `head_dim`,
     `max_length`, `hidden`, `vocabulary_size` and define `forward`."""
+
+    @staticmethod
+    def _variable(value, name=None):
+        """A frozen copy of a weight (the converter stores it once, shared
+        by every signature)."""
+        return tf.Variable(tf.convert_to_tensor(value), trainable=False,
+                           name=name)
 
     def cache_shape(self):
         """`[1, num_key_value_heads, max_length, head_dim]`."""
@@ -201,10 +198,7 @@ class LlamaSignatures(CausalLMSignatures):
         self.vocabulary_size = backbone.vocabulary_size
         weights = llama_step.decoder_weights(causal_lm)
 
-        def variable(value, name):
-            return tf.Variable(tf.convert_to_tensor(value), trainable=False,
-                               name=name)
-
+        variable = self._variable
         self.embeddings = variable(weights["embeddings"], "embeddings")
         self.lm_head = (None if weights["lm_head"] is None
                         else variable(weights["lm_head"], "lm_head"))
@@ -239,8 +233,7 @@ class LlamaSignatures(CausalLMSignatures):
                                                 self.head_dim]))
 
     def _rms(self, x, scale):
-        variance = tf.reduce_mean(tf.square(x), axis=-1, keepdims=True)
-        return x * tf.math.rsqrt(variance + self.epsilon) * scale
+        return rms_norm(x, scale, self.epsilon)
 
     def forward(self, tokens, input_pos, caches, logits):
         """New keys/values of the chunk and, with `logits`, the last row's
@@ -324,6 +317,7 @@ class LlamaSignatures(CausalLMSignatures):
                                           name="lm_head")
         return new
 
+
 class GPT2Signatures(CausalLMSignatures):
     """The prefill and decode functions of a KerasHub GPT-2 decoder (the
     architecture `tfllm train clm` builds): learned positions, pre-norm
@@ -361,9 +355,7 @@ class GPT2Signatures(CausalLMSignatures):
         self.max_length = int(max_length)
         self.vocabulary_size = backbone.vocabulary_size
 
-        def constant(value):
-            return tf.Variable(tf.convert_to_tensor(value), trainable=False)
-
+        constant = self._variable
         def dense(layer):  # EinsumDense [hidden, heads, hd] -> 2-D
             kernel = tf.convert_to_tensor(layer.kernel)
             return (tf.reshape(kernel, [kernel.shape[0], -1]),
@@ -487,7 +479,7 @@ def convert(module, prefill_lengths, recipe="fp32"):
     """Converts `module` to one `.tflite` flatbuffer with the recipe.
 
     Args:
-        module: `LlamaSignatures`.
+        module: `LlamaSignatures` or `GPT2Signatures`.
         prefill_lengths: sequence of int. Prefill buckets (tokens).
         recipe: one of `RECIPES`.
 
@@ -499,28 +491,59 @@ def convert(module, prefill_lengths, recipe="fp32"):
             not divide every matrix's input width (SmolLM2's 576 is not a
             multiple of 128).
     """
-    import tempfile
-
     if recipe not in RECIPES:
         raise ValueError(f"recipe must be one of {RECIPES}, got {recipe!r}")
-    signatures = {f"prefill_{length}": module.function(
-        length, False, f"prefill_{length}").get_concrete_function()
-        for length in sorted(set(prefill_lengths))}
-    signatures["decode"] = module.function(1, True, "decode") \
-        .get_concrete_function()
-    with tempfile.TemporaryDirectory() as folder:
-        tf.saved_model.save(module, folder, signatures=signatures)
+    converter = _Converter(module, prefill_lengths)
+    try:
+        return converter.convert(recipe)
+    finally:
+        converter.close()
+
+
+class _Converter:
+    """Converts one module to several recipes: the signatures are saved as
+    a SavedModel once, and the float32 flatbuffer (the ai-edge-quantizer
+    recipes' input) is converted once."""
+
+    def __init__(self, module, prefill_lengths):
+        import tempfile
+
+        self.module = module
+        self._folder = tempfile.TemporaryDirectory()
+        signatures = {f"prefill_{length}": module.function(
+            length, False, f"prefill_{length}").get_concrete_function()
+            for length in sorted(set(prefill_lengths))}
+        signatures["decode"] = module.function(1, True, "decode") \
+            .get_concrete_function()
+        tf.saved_model.save(module, self._folder.name,
+                            signatures=signatures)
+        self._keys = list(signatures)
+        self._float32 = None
+
+    def _tflite(self, float16):
         converter = tf.lite.TFLiteConverter.from_saved_model(
-            folder, signature_keys=list(signatures))
+            self._folder.name, signature_keys=self._keys)
         converter.target_spec.supported_ops = [
             tf.lite.OpsSet.TFLITE_BUILTINS]
-        if recipe == "fp16":
+        if float16:
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
             converter.target_spec.supported_types = [tf.float16]
-        content = converter.convert()
-    if recipe in ("fp32", "fp16"):
-        return content
-    return quantize(content, recipe, module.hidden)
+        return converter.convert()
+
+    def convert(self, recipe):
+        if recipe not in RECIPES:
+            raise ValueError(
+                f"recipe must be one of {RECIPES}, got {recipe!r}")
+        if recipe == "fp16":
+            return self._tflite(float16=True)
+        if self._float32 is None:
+            self._float32 = self._tflite(float16=False)
+        if recipe == "fp32":
+            return self._float32
+        return quantize(self._float32, recipe, self.module.hidden)
+
+    def close(self):
+        self._folder.cleanup()
 
 
 def quantize(content, recipe, width=None):
@@ -677,22 +700,20 @@ def export_causal_lm(causal_lm, folder, tokenizer=None, recipes=("fp32",),
     }
     with atomic_path(folder) as temp:
         temp.mkdir(parents=True)
-        float_content = None
-        for recipe in recipes:
-            start = time.perf_counter()
-            if recipe in ("fp32", "fp16"):
-                content = convert(module, prefill_lengths, recipe)
-            else:
-                if float_content is None:
-                    float_content = convert(module, prefill_lengths)
-                content = quantize(float_content, recipe, module.hidden)
-            name = f"model_{recipe}.tflite"
-            (temp / name).write_bytes(content)
-            settings["model_files"][recipe] = name
-            settings["conversion"][recipe] = {
-                "seconds": round(time.perf_counter() - start, 1),
-                "bytes": len(content),
-                "operators": sorted(builtin_op_names(content))}
+        converter = _Converter(module, prefill_lengths)
+        try:
+            for recipe in recipes:
+                start = time.perf_counter()
+                content = converter.convert(recipe)
+                name = f"model_{recipe}.tflite"
+                (temp / name).write_bytes(content)
+                settings["model_files"][recipe] = name
+                settings["conversion"][recipe] = {
+                    "seconds": round(time.perf_counter() - start, 1),
+                    "bytes": len(content),
+                    "operators": sorted(builtin_op_names(content))}
+        finally:
+            converter.close()
         settings["model_file"] = settings["model_files"][recipes[0]]
         if tokenizer is not None:
             (temp / "tokenizer").mkdir()

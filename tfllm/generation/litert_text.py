@@ -24,6 +24,16 @@ def is_litert_bundle(path):
     return settings.get("format") == "tfllm-litert-causal-lm"
 
 
+def detokenize_text(tokenizer, token_ids):
+    """`tokenizer.detokenize(token_ids)` as str (KerasHub tokenizers give
+    a string tensor outside the eager Python path; invalid UTF-8 becomes
+    U+FFFD)."""
+    text = tokenizer.detokenize(token_ids)
+    if not isinstance(text, str):
+        text = text.numpy().decode("utf-8", "replace")
+    return text
+
+
 class LiteRTGenerator:
     """Generates text with a LiteRT bundle: prompt format, stop tokens,
     sampling and streaming.
@@ -89,7 +99,7 @@ class LiteRTGenerator:
             if token in self.stop_token_ids:
                 break
             produced.append(token)
-            text = self._text(produced)
+            text = detokenize_text(self.tokenizer, produced)
             if text.endswith("\ufffd"):  # maybe an incomplete character
                 continue
             yield text[len(shown):]
@@ -97,11 +107,6 @@ class LiteRTGenerator:
         if len(text) > len(shown):  # what never completed, as decoded
             yield text[len(shown):]
 
-    def _text(self, token_ids):
-        text = self.tokenizer.detokenize(token_ids)
-        if not isinstance(text, str):
-            text = text.numpy().decode("utf-8", "replace")
-        return text
 
     def generate(self, prompts, **settings):
         """Continuations of a str (returns str) or a list of str."""

@@ -124,9 +124,25 @@ def _overrides_a_method(obj):
                for name, value in vars(obj).items())
 
 
-def _rms_norm(x, scale, epsilon):
+def rms_norm(x, scale, epsilon):
+    """RMSNorm (Zhang & Sennrich, 2019): `x / sqrt(mean(x^2) + epsilon) *
+    scale` over the last axis; float32 `[..., hidden]`."""
     variance = tf.reduce_mean(tf.square(x), axis=-1, keepdims=True)
     return x * tf.math.rsqrt(variance + epsilon) * scale
+
+
+def rotate_half(t, cos, sin):
+    """Rotary position embedding (Su et al., 2021, "RoFormer"), Hugging
+    Face's half-split layout: `t * cos + concat(-second, first) * sin`.
+
+    Args:
+        t: float32 `[..., heads, head_dim]`.
+        cos: float32, broadcastable to `t`: the angles' cosines at each
+            token's position.
+        sin: float32, the same shape as `cos`.
+    """
+    first, second = tf.split(t, 2, axis=-1)
+    return t * cos + tf.concat([-second, first], axis=-1) * sin
 
 
 def _matrix(kernel, keep_last=False):
@@ -241,21 +257,17 @@ def forward_with_cache(causal_lm, weights, token_ids, cache,
     cos, sin = rotary._compute_cos_sin_embedding(
         tf.zeros([1, length, 1, head_dim]), cache_update_index)
 
-    def rotate(t):  # [b, n, heads, head_dim], halves rotated (HF layout)
-        first, second = tf.split(t, 2, axis=-1)
-        return t * cos + tf.concat([-second, first], axis=-1) * sin
-
     rows = batch_size * length
     x = tf.gather(weights["embeddings"], tf.reshape(token_ids, [-1]))
     for i, layer in enumerate(weights["layers"]):
-        h = _rms_norm(x, layer["attention_norm"], epsilon)
+        h = rms_norm(x, layer["attention_norm"], epsilon)
         query = tf.reshape(tf.matmul(h, layer["query"]),
                            [batch_size, length, num_heads, head_dim])
         key = tf.reshape(tf.matmul(h, layer["key"]),
                          [batch_size, length, kv_heads, head_dim])
         value = tf.reshape(tf.matmul(h, layer["value"]),
                            [batch_size, length, kv_heads, head_dim])
-        query, key = rotate(query), rotate(key)
+        query, key = rotate_half(query, cos, sin), rotate_half(key, cos, sin)
         update = tf.stack([key, value], axis=1)[:, None]  # [b,1,2,n,kv,hd]
         cache = keras.ops.slice_update(
             cache, [0, i, 0, cache_update_index, 0, 0], update)
@@ -270,12 +282,12 @@ def forward_with_cache(causal_lm, weights, token_ids, cache,
         mixed = tf.einsum("bkgqt,btkh->bqkgh", probabilities, values)
         mixed = tf.reshape(mixed, [rows, num_heads * head_dim])
         x = x + tf.matmul(mixed, layer["output"])
-        h = _rms_norm(x, layer["mlp_norm"], epsilon)
+        h = rms_norm(x, layer["mlp_norm"], epsilon)
         gate = tf.nn.silu(tf.matmul(h, layer["gate"]))
         x = x + tf.matmul(gate * tf.matmul(h, layer["up"]), layer["down"])
     if not logits:
         return None, cache
-    x = _rms_norm(x, weights["norm"], epsilon)
+    x = rms_norm(x, weights["norm"], epsilon)
     if weights["lm_head"] is None:
         out = tf.matmul(x, weights["embeddings"], transpose_b=True)
     else:

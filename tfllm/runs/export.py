@@ -251,6 +251,7 @@ def verify_causal_lm_bundle(causal_lm, preprocessor, folder, recipes,
 
     from tfllm.generation import GenerationConfig
     from tfllm.generation import generate
+    from tfllm.generation.litert_text import detokenize_text
     from tfllm.inference.litert_lm import LiteRTCausalLM
 
     ids = preprocessor.prompt_ids([VERIFY_PROMPT])[0]
@@ -273,11 +274,10 @@ def verify_causal_lm_bundle(causal_lm, preprocessor, folder, recipes,
         agreeing = sum(a == b for a, b in zip(chosen, reference))
         own = engine.generate(ids, max_new_tokens=new_tokens,
                               stop_token_ids=stops)
-        text = preprocessor.tokenizer.detokenize(
-            [t for t in own if t not in stops])
         report[recipe] = {"agreeing": agreeing, "of": len(reference),
-                          "text": text if isinstance(text, str)
-                          else text.numpy().decode("utf-8", "replace")}
+                          "text": detokenize_text(
+                              preprocessor.tokenizer,
+                              [t for t in own if t not in stops])}
         print(f"  {recipe}: {agreeing}/{len(reference)} next-token choices "
               f"equal TensorFlow float32's (teacher-forced); greedy text "
               f"{report[recipe]['text']!r}")
