@@ -113,7 +113,8 @@ class TextClassificationLearner:
             logits = model(inputs, training=kind == "dropout")
             return tf.nn.softmax(tf.cast(logits, tf.float32), axis=-1)
 
-        function = tf.function(forward, reduce_retracing=True)
+        function = tf.function(
+            forward, input_signature=[tf.TensorSpec([None], tf.string)])
         self._functions[kind] = function
         return function
 
@@ -243,7 +244,8 @@ class TokenClassificationLearner:
                 return tf.exp(model.crf.log_likelihood(padded, tags, mask))
             return tf.nn.softmax(padded, axis=-1), mask
 
-        function = tf.function(forward, reduce_retracing=True)
+        function = tf.function(forward, input_signature=[
+            tf.RaggedTensorSpec([None, None], tf.string, 1, tf.int64)])
         self._functions[kind] = function
         return function
 
@@ -261,7 +263,8 @@ class TokenClassificationLearner:
         function = self._function(kind)
         for index in _length_batches(sentences, self.predict_batch_size):
             words = tf.ragged.constant([sentences[i] for i in index],
-                                       dtype=tf.string)
+                                       dtype=tf.string,
+                                       row_splits_dtype=tf.int64)
             if kind == "best_path":
                 out[index] = function(words).numpy()
                 continue

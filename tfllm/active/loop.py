@@ -179,8 +179,10 @@ def run_active_learning(learner, pool, oracle, evaluation, strategy,
             the same settings is resumed (finished rounds are kept).
         warm_start: bool. Continue from the last round's model instead of
             the pretrained weights (default False: cold start).
-        pool_subsample, mc_samples, aggregation, candidates_per_pick: as in
-            `select_batch`.
+        pool_subsample: int or None. As in `select_batch`.
+        mc_samples: int. As in `select_batch`.
+        aggregation: str. As in `select_batch`.
+        candidates_per_pick: int. As in `select_batch`.
         log: callable taking a str, or None.
 
     Returns:

@@ -39,9 +39,9 @@ class ActiveLearningConfig:
     pool_subsample: Optional[int] = _help(
         "score only this many random unlabelled items per round (speed)")
     limit_pool: Optional[int] = _help(
-        "use only the first N training items as the pool (smoke tests)")
+        "use a seeded random N training items as the pool (smoke tests)")
     limit_eval: Optional[int] = _help(
-        "score only the first N validation items (smoke tests)")
+        "score a seeded random N validation items (smoke tests)")
     mc_samples: int = _help("MC-dropout passes for bald", 10)
     aggregation: str = _help("NER: word scores to a sentence score: max, "
                              "mean or sum", "max")
@@ -95,10 +95,20 @@ def load_task(config):
                       list(data.validation.labels))
         learner = TextClassificationLearner(data.labels, **common)
     if config.limit_pool:
-        pool, gold = pool[:config.limit_pool], gold[:config.limit_pool]
+        keep = _subset(len(pool), config.limit_pool, config.seed)
+        pool, gold = [pool[i] for i in keep], [gold[i] for i in keep]
     if config.limit_eval:
-        evaluation = tuple(x[:config.limit_eval] for x in evaluation)
+        keep = _subset(len(evaluation[0]), config.limit_eval, config.seed)
+        evaluation = tuple([x[i] for i in keep] for x in evaluation)
     return pool, gold, evaluation, data.labels, learner
+
+
+def _subset(size, limit, seed):
+    """Sorted seeded random positions: `limit` of `range(size)` (files
+    sorted by label would give a first-N slice few labels)."""
+    from tfllm.active.strategies import random_sampling
+
+    return sorted(random_sampling(size, limit, [seed, 99]).tolist())
 
 
 def _write_outputs(run_dir, curve, strategy, metric):
