@@ -16,7 +16,8 @@ from tfllm.cli.main import parsers
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 WORDS = ["train ner", "train classifier", "train mlm", "train clm",
-         "train sft", "train distill", "predict ner", "predict classifier",
+         "train sft", "train continual", "train distill", "predict ner",
+         "predict classifier",
          "export", "generate", "zero-shot", "faq", "monitor",
          "make-sentiment-stream", "config show"]
 
@@ -48,7 +49,7 @@ def test_group_help_lists_the_tasks(capsys):
     out = capsys.readouterr().out
     assert out.startswith("usage: tfllm train <task>")
     tasks = [l.split()[0] for l in out.splitlines() if l.startswith("  ")]
-    assert tasks == ["ner", "classifier", "mlm", "clm", "sft", "distill"]
+    assert tasks == ["ner", "classifier", "mlm", "clm", "sft", "continual", "distill"]
 
 
 @pytest.mark.parametrize("argv,message", [
@@ -56,9 +57,9 @@ def test_group_help_lists_the_tasks(capsys):
                        "'train'?)"),
     (["train", "nre"], "tfllm train: error: unknown task 'nre' (did you mean "
                        "'ner'?); tasks: ner, classifier, mlm, clm, sft, "
-                       "distill"),
+                       "continual, distill"),
     (["train"], "tfllm train: error: choose a task: ner, classifier, mlm, "
-                "clm, sft, distill"),
+                "clm, sft, continual, distill"),
     (["--frobnicate"], "tfllm: error: unknown option '--frobnicate' before "
                        "the command"),
 ])

@@ -1,10 +1,11 @@
 """The `tfllm` command: one entry point for every tool.
 
-    tfllm train ner|classifier|mlm|clm|sft|distill [options]
+    tfllm train ner|classifier|mlm|clm|sft|continual|distill [options]
     tfllm predict ner|classifier [TEXT ...] [options]
     tfllm baseline tfidf --datasets NAME,...
     tfllm export | generate | zero-shot | monitor | make-sentiment-stream
     tfllm faq build|train|evaluate|export|ask [options]
+    tfllm active simulate|select|add-labels [options]
     tfllm config show <command> [options]   # the resolved settings as YAML
 
 Each command is the `main(argv)` of a module in `tfllm.cli`, imported only
@@ -37,6 +38,9 @@ COMMANDS = (
     (("train", "sft"), "tfllm.cli.finetune_clm",
      "supervised fine-tuning of a causal LM on prompt/response pairs",
      False),
+    (("train", "continual"), "tfllm.cli.train_continual",
+     "fine-tune one encoder on a sequence of tasks without forgetting "
+     "(replay, EWC, per-task LoRA) and report the accuracy matrix", False),
     (("train", "distill"), "tfllm.cli.distill",
      "distil a trained NER or classifier run into a smaller student", False),
     (("predict", "ner"), "tfllm.cli.predict_ner",
@@ -67,6 +71,9 @@ COMMANDS = (
      "FAQ assistant: build | train | evaluate | export | ask", False),
     (("recommend",), "tfllm.cli.recommend",
      "recommender: train | evaluate | export | recommend", False),
+    (("active",), "tfllm.cli.active",
+     "active learning: simulate | select | add-labels (pick the texts "
+     "worth labelling next)", False),
     (("monitor",), "tfllm.cli.sentiment_monitor",
      "watch a stream of texts for bursts of negative sentiment", False),
     (("make-sentiment-stream",), "tfllm.cli.make_sentiment_stream",

@@ -31,6 +31,8 @@ class ActiveLearningConfig:
                           "minilm")
     max_length: int = _help("sub-tokens per text (NER: per window)", 64)
     head: str = _help("NER head: crf or softmax", "crf")
+    precision: str = _help("fp32, mixed_bfloat16 (fast on CPUs with "
+                           "bfloat16 units) or mixed_float16 (GPUs)", "fp32")
     seed: int = _help("seeds the seed set, every round's choices and "
                       "training", 42)
     warm_start: bool = _help(
@@ -68,7 +70,10 @@ def load_task(config):
     from tfllm.active.learners import TokenClassificationLearner
     from tfllm.active.loop import check_strategy
 
+    from tfllm.training.precision import set_precision
+
     check_strategy(config.strategy)
+    set_precision(config.precision)
     common = dict(backbone=config.backbone, max_length=config.max_length,
                   epochs=config.epochs, batch_size=config.train_batch_size,
                   learning_rate=config.learning_rate, seed=config.seed)

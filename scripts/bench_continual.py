@@ -1,0 +1,87 @@
+"""Compares continual fine-tuning methods on one task sequence.
+
+Runs `tfllm train continual` once per method, each in its own process and
+run folder `<out>/<method>` (a crash loses only the method in progress; a
+method whose `continual.json` exists is skipped on a rerun), then writes
+`<out>/summary.json` and prints a Markdown table: average accuracy, BWT,
+forgetting per method against the multitask upper bound.
+
+Usage:
+    python scripts/bench_continual.py \
+        --tasks sst2,fpb-allagree,banking77,chnsenticorp \
+        --methods multitask,sequential,replay,ewc,lora \
+        --backbone multilingual-e5-small --out runs/continual-bench \
+        -- --max-train-examples 800 --epochs 3 --precision mixed_bfloat16
+
+Arguments after `--` go to every run; `--lora-learning-rate` replaces
+`--learning-rate` for the `lora` method.
+"""
+
+import argparse
+import json
+import pathlib
+import subprocess
+import sys
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def table(results):
+    """Markdown rows: method, average accuracy, BWT, forgetting, seconds."""
+    rows = ["| method | average accuracy | BWT | forgetting | "
+            "task id predicted (lora) | training s |",
+            "|---|---:|---:|---:|---:|---:|"]
+    for method, summary in results.items():
+        routed = summary.get("routed")
+        rows.append(
+            f"| {method} | {summary['average_accuracy']:.4f} | "
+            + ("–" if method == "multitask"
+               else f"{summary['backward_transfer']:+.4f}") + " | "
+            + ("–" if method == "multitask"
+               else f"{summary['forgetting']:.4f}") + " | "
+            + (f"{routed['average_accuracy']:.4f} (routing "
+               f"{routed['routing_accuracy'][-1]:.3f})" if routed else "–")
+            + f" | {sum(summary['seconds_per_task']):.0f} |")
+    return "\n".join(rows)
+
+
+def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    extra = []
+    if "--" in argv:
+        cut = argv.index("--")
+        argv, extra = argv[:cut], argv[cut + 1:]
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--tasks", required=True)
+    parser.add_argument("--methods",
+                        default="multitask,sequential,replay,ewc,lora")
+    parser.add_argument("--backbone", default="minilm")
+    parser.add_argument("--out", default="runs/continual-bench")
+    parser.add_argument("--lora-learning-rate", type=float, default=None)
+    args = parser.parse_args(argv)
+    out = pathlib.Path(args.out)
+    results = {}
+    for method in args.methods.split(","):
+        report = out / method / "continual.json"
+        if not report.exists():
+            command = [sys.executable, "-m", "tfllm", "train", "continual",
+                       "--tasks", args.tasks, "--method", method,
+                       "--backbone", args.backbone,
+                       "--output-dir", str(out), "--run-name", method]
+            command += extra
+            if method == "lora" and args.lora_learning_rate:
+                command += ["--learning-rate", str(args.lora_learning_rate)]
+            started = time.time()
+            print(" ".join(command), flush=True)
+            subprocess.run(command, check=True, cwd=ROOT)
+            print(f"{method}: {time.time() - started:.0f} s wall",
+                  flush=True)
+        results[method] = json.loads(report.read_text())
+    (out / "summary.json").write_text(json.dumps(results, indent=2) + "\n")
+    print(table(results))
+    return results
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+"""Continual runs on a tiny random BERT (issue 31): what each method may and
+may not change, and the figures computed from the run's own matrix."""
+
+import numpy as np
+import pytest
+
+from tiny import SENTENCE_A
+from tiny import SENTENCE_B
+from tiny import TAGS_A
+from tiny import TAGS_B
+from tiny import tiny_backbone
+from tiny import tiny_tokenizer
+from tfllm.continual import ContinualConfig
+from tfllm.continual import ContinualLearner
+from tfllm.continual import ContinualTask
+from tfllm.continual import metrics
+
+A = ["the board met", "anna visited lyon", "investors from porto",
+     "the board of zorbex"] * 3
+YA = ["x", "y", "y", "x"] * 3
+B = ["lyon and porto", "anna hires", "met again", "yesterday the board"] * 3
+YB = ["p", "q", "r", "p"] * 3
+
+
+def _tasks():
+    return [ContinualTask("a", "classification", ["x", "y"], A, YA, A[:4],
+                          YA[:4]),
+            ContinualTask("b", "classification", ["p", "q", "r"], B, YB,
+                          B[:4], YB[:4])]
+
+
+def _learner(method, tasks=None, **settings):
+    options = dict(epochs=2, batch_size=4, learning_rate=1e-2, max_length=16)
+    options.update(settings)
+    config = ContinualConfig(method=method, **options)
+    return ContinualLearner(tasks or _tasks(), config,
+                            backbone_model=tiny_backbone(),
+                            tokenizer=tiny_tokenizer(), log=lambda _: None)
+
+
+def test_sequential_leaves_old_heads_alone_and_replay_trains_them():
+    heads = {}
+    for method in ("sequential", "replay"):
+        learner = _learner(method, replay_size=5)
+        original = learner._train_phase
+
+        def spy(examples, head_ids, memory=None, label="", _o=original,
+                _l=learner, _m=method):
+            if "task 2/2" in label:
+                heads[_m] = _l.model.heads[0].kernel.numpy().copy()
+            return _o(examples, head_ids, memory, label)
+
+        learner._train_phase = spy
+        result = learner.run()
+        after = learner.model.heads[0].kernel.numpy()
+        changed = not np.array_equal(heads[method], after)
+        assert changed == (method == "replay"), method
+        summary = result.summary()
+        # figures recomputed by hand from the run's own matrix
+        R = result.R
+        assert summary["backward_transfer"] == pytest.approx(R[1, 0] -
+                                                             R[0, 0])
+        assert summary["average_accuracy"] == pytest.approx(
+            (R[1, 0] + R[1, 1]) / 2)
+        if method == "replay":
+            # a 5-item uniform reservoir over the 24 examples of both tasks
+            assert len(learner.memory) == 5
+            assert learner.memory.seen == 24
+            assert {item[3] for item in learner.memory.items} <= {0, 1}
+
+
+def test_lora_keeps_the_backbone_and_restores_each_task_exactly():
+    learner = _learner("lora", learning_rate=5e-2)
+    learner._build = (lambda build=learner._build: (build(), _snapshot()))
+    frozen = {}
+
+    def _snapshot():
+        frozen.update({v.path: v.numpy().copy() for v in
+                       learner.model.backbone.weights
+                       if "lora" not in v.path})
+
+    result = learner.run()
+    for variable in learner.model.backbone.weights:
+        if "lora" not in variable.path:
+            np.testing.assert_array_equal(frozen[variable.path],
+                                          variable.numpy())
+    # switching back to task a's adapter gives task a's score exactly
+    assert result.R[1, 0] == result.R[0, 0]
+    assert metrics.backward_transfer(np.tril(result.R)) == 0.0
+    first, second = learner.adapters[0], learner.adapters[1]
+    assert any(not np.array_equal(x, y) for x, y in zip(first, second))
+    routed = result.summary()["routed"]
+    assert len(routed["routing_accuracy"]) == 2
+    assert routed["routing_accuracy"][0] == 1.0  # one task: always right
+
+
+def test_multitask_is_one_row_and_ewc_adds_a_penalty():
+    result = _learner("multitask").run()
+    assert result.R.shape == (1, 2)
+    assert result.summary()["average_accuracy"] == pytest.approx(
+        result.R[0].mean())
+    learner = _learner("ewc", fisher_examples=4, ewc_lambda=10.0)
+    learner.run()
+    assert learner.penalty.tasks == 2
+    assert float(learner.penalty()) >= 0.0
+
+
+def test_token_classification_sequence_scores_entity_f1():
+    labels = ["O", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-PER", "I-PER"]
+    x = [SENTENCE_A, SENTENCE_B] * 3
+    y1 = [TAGS_A, TAGS_B] * 3
+    y2 = [[t if "PER" in t else "O" for t in s] for s in y1]
+    tasks = [ContinualTask("n1", "token_classification", labels, x, y1,
+                           x[:2], y1[:2]),
+             ContinualTask("n2", "token_classification",
+                           ["O", "B-PER", "I-PER"], x, y2, x[:2], y2[:2])]
+    result = _learner("sequential", tasks, max_length=8).run()
+    assert result.metric == "entity_f1"
+    assert not np.isnan(np.tril(result.R)[np.tril_indices(2)]).any()
+
+
+def test_mixed_kinds_and_bad_labels_are_errors():
+    with pytest.raises(ValueError, match="not one of"):
+        ContinualTask("a", "classification", ["x"], ["t"], ["z"], ["t"],
+                      ["x"])
+    ner = ContinualTask("n", "token_classification", ["O"], [["w"]], [["O"]],
+                        [["w"]], [["O"]])
+    with pytest.raises(ValueError, match="one kind"):
+        ContinualLearner([_tasks()[0], ner])
+    with pytest.raises(ValueError, match="method"):
+        ContinualConfig(method="gem")
