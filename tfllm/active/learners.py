@@ -84,9 +84,16 @@ class TextClassificationLearner:
         if self.model is None or not warm_start:
             self.model = self._new_model()
         self._functions = {}
+        # The best epoch is picked on (at most 64 of) the labelled items
+        # themselves: the validation split must not choose the model, and
+        # scoring every labelled item each epoch would cost a pass more.
+        inputs, labels = list(inputs), list(labels)
+        check = np.random.default_rng(self.seed).permutation(
+            len(inputs))[:64]
         self.model.fit(
-            list(inputs), list(labels),
-            validation_data=(list(inputs), list(labels)),
+            inputs, labels,
+            validation_data=([inputs[i] for i in check],
+                             [labels[i] for i in check]),
             epochs=self.epochs, batch_size=self.batch_size,
             learning_rate=self.learning_rate, seed=self.seed,
             report_to="none", checkpoint_every_steps=0)
