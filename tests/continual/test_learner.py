@@ -129,3 +129,53 @@ def test_mixed_kinds_and_bad_labels_are_errors():
         ContinualLearner([_tasks()[0], ner])
     with pytest.raises(ValueError, match="method"):
         ContinualConfig(method="gem")
+
+
+def test_a_killed_run_resumes_after_its_last_finished_task(tmp_path):
+    """Stopped during task 2, a rerun restores task 1's weights, scores and
+    replay memory and trains task 2 only."""
+    stopped = _learner("replay", replay_size=5)
+    stopped.state_dir = tmp_path
+    original = stopped._train_phase
+    at_stop = {}
+
+    def die_on_second(examples, head_ids, memory=None, label=""):
+        if "task 2/2" in label:
+            at_stop["weights"] = [w.numpy().copy()
+                                  for w in stopped.model.weights]
+            at_stop["memory"] = [item[0].tolist() for item in memory.items]
+            raise KeyboardInterrupt
+        return original(examples, head_ids, memory, label)
+
+    stopped._train_phase = die_on_second
+    with pytest.raises(KeyboardInterrupt):
+        stopped.run()
+    resumed = _learner("replay", replay_size=5)
+    resumed.state_dir = tmp_path
+    seen = []
+    original_resumed = resumed._train_phase
+
+    def record(examples, head_ids, memory=None, label=""):
+        seen.append(label)
+        for before, now in zip(at_stop["weights"], resumed.model.weights):
+            np.testing.assert_array_equal(before, now.numpy())
+        assert [item[0].tolist() for item in memory.items] == \
+            at_stop["memory"]
+        return original_resumed(examples, head_ids, memory, label)
+
+    resumed._train_phase = record
+    result = resumed.run()
+    assert len(seen) == 1 and "task 2/2" in seen[0]
+    assert result.R[0, 0] == stopped_row(tmp_path)
+    assert not np.isnan(result.R[1, :2]).any()
+    other = _learner("replay", replay_size=6)
+    other.state_dir = tmp_path
+    with pytest.raises(ValueError, match="state.json"):
+        other.run()
+
+
+def stopped_row(run_dir):
+    import pickle
+
+    with open(run_dir / "continual_state" / "state.pkl", "rb") as handle:
+        return pickle.load(handle)["progress"]["R"][0, 0]

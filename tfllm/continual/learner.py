@@ -206,6 +206,10 @@ class ContinualLearner:
         tokenizer: the backbone's KerasHub tokenizer, with `backbone_model`.
         log: callable taking one str, or None (print). Progress lines.
         writer: `tf.summary` writer or None: TensorBoard scalars.
+        state_dir: str or path or None. Where a checkpoint is written after
+            each task (`tfllm.continual.state`); a folder holding one from
+            the same tasks and settings resumes after its last task. None:
+            no checkpoints.
 
     Raises:
         ValueError: no tasks, duplicate names, or tasks of mixed kinds.
@@ -221,7 +225,7 @@ class ContinualLearner:
 
     def __init__(self, tasks, config=None, backbone="minilm",
                  word_splitter="whitespace", backbone_model=None,
-                 tokenizer=None, log=None, writer=None):
+                 tokenizer=None, log=None, writer=None, state_dir=None):
         if not tasks:
             raise ValueError("a continual run needs at least one task")
         names = [t.name for t in tasks]
@@ -240,6 +244,7 @@ class ContinualLearner:
         self._tokenizer = tokenizer
         self.log = log or (lambda line: print(line, flush=True))
         self.writer = writer
+        self.state_dir = state_dir
         self._global_step = 0
 
     # --- building ---------------------------------------------------------
@@ -615,12 +620,27 @@ class ContinualLearner:
             self.router = TaskRouter()
             routed = metrics.empty_matrix(count)
             routing = []
-        baseline = np.array([self.score(j) for j in range(count)])
-        self.log("before training: " + ", ".join(
-            f"{t.name} {v:.4f}" for t, v in zip(self.tasks, baseline)))
-        R = metrics.empty_matrix(count)
-        seconds = []
-        for i, task in enumerate(self.tasks):
+        from tfllm.continual.state import load_state
+        from tfllm.continual.state import save_state
+
+        done, progress = load_state(self, self.state_dir)
+        if done is None:
+            baseline = np.array([self.score(j) for j in range(count)])
+            self.log("before training: " + ", ".join(
+                f"{t.name} {v:.4f}" for t, v in zip(self.tasks, baseline)))
+            R = metrics.empty_matrix(count)
+            seconds = []
+            start = 0
+        else:
+            R, baseline = progress["R"], progress["baseline"]
+            routed, routing = progress["routed"], progress["routing"]
+            seconds = progress["seconds"]
+            memory = self.memory  # the restored replay memory
+            start = done + 1
+            self.log(f"resumed after task {done + 1}/{count} "
+                     f"({self.tasks[done].name}) from {self.state_dir}")
+        for i in range(start, count):
+            task = self.tasks[i]
             label = f"[{config.method}] task {i + 1}/{count} {task.name}"
             heads = list(range(i + 1)) if memory is not None else [i]
             if self.lora_variables is not None:
@@ -654,5 +674,9 @@ class ContinualLearner:
                 f"{self.tasks[j].name} {R[i, j]:.4f}"
                 for j in range(i + 1)))
             self._summaries(i, list(R[i]))
+            if self.state_dir is not None:
+                save_state(self, self.state_dir, i, {
+                    "R": R, "baseline": baseline, "routed": routed,
+                    "routing": routing, "seconds": seconds})
         return ContinualResult([t.name for t in self.tasks], config.method,
                                R, baseline, routed, routing, seconds, metric)

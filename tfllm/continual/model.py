@@ -56,6 +56,7 @@ class MultiHeadModel(keras.Model):
         hidden = backbone.hidden_dim
         for layer in self.heads:
             layer.build((None, hidden))
+        self.built = True  # every weight exists (saving needs it)
 
     def features(self, token_ids, padding_mask, training=False):
         """Pooled (classification) or per-sub-token encoder outputs."""

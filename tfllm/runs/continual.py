@@ -2,7 +2,9 @@
 
 The run folder holds `config.yaml`/`config.json`, `continual.json` (the
 matrix `R`, average accuracy, BWT, forgetting, forward transfer), the heat
-map `continual_R.png` and TensorBoard logs under `logs/`.
+map `continual_R.png`, TensorBoard logs under `logs/`, and
+`continual_state/`, the checkpoint written after each task: running the
+same command again resumes after the last finished task.
 """
 
 import dataclasses
@@ -38,7 +40,9 @@ class ContinualData:
                            "(GPUs)", "fp32")
     output_dir: str = "runs"
     run_name: Optional[str] = _help("run folder name (default: "
-                                    "continual-<method>-<time>)")
+                                    "continual-<method>-<time>); an "
+                                    "existing one resumes after its last "
+                                    "finished task")
 
 
 def run(data, config):
@@ -76,7 +80,8 @@ def run(data, config):
               f"{len(task.labels)} labels", flush=True)
     writer = tf.summary.create_file_writer(str(run_dir / "logs"))
     learner = ContinualLearner(tasks, config, data.backbone,
-                               data.word_splitter, writer=writer)
+                               data.word_splitter, writer=writer,
+                               state_dir=run_dir)
     result = learner.run()
     summary = write_report(result, run_dir, writer)
     print(format_summary(summary))
