@@ -55,6 +55,10 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--strategies", default="random,margin")
     parser.add_argument("--out", default="runs/al-bench")
+    parser.add_argument(
+        "--record-key", default=None,
+        help="write the best strategy's fraction of random's full budget "
+             "into benchmarks/results.json under this key")
     for field in dataclasses.fields(ActiveLearningConfig):
         if field.name in ("strategy", "run_dir"):
             continue
@@ -83,7 +87,35 @@ def main(argv=None):
         plot_learning_curves(curves, out / "learning_curves.png",
                              title=args.dataset)
     print(json.dumps(summary, indent=2))
+    if args.record_key:
+        record(args.record_key, summary, argv)
     return summary
+
+
+def record(key, summary, argv):
+    """Writes the smallest label fraction any strategy other than random
+    needed (`fraction_of_random_budget`) under `key`; nothing when none
+    reached random's full-budget metric."""
+    from tfllm.utils.results import record_result
+
+    reached = {name: entry["fraction_of_random_budget"]
+               for name, entry in summary["strategies"].items()
+               if name != "random"
+               and entry.get("fraction_of_random_budget") is not None}
+    if not reached:
+        print(f"{key}: no strategy reached random's full-budget metric; "
+              f"nothing recorded")
+        return
+    best = min(reached, key=reached.get)
+    target = summary["random_full_budget"]
+    command = "python scripts/bench_active_learning.py " + " ".join(
+        sys.argv[1:] if argv is None else argv)
+    record_result(key, reached[best],
+                  f"fraction of random sampling's full budget "
+                  f"({target['labels']} labels, accuracy "
+                  f"{target['metric']:.4f}) that {best} needed to reach "
+                  f"the same validation accuracy", command)
+    print(f"{key} = {reached[best]} ({best})")
 
 
 if __name__ == "__main__":

@@ -59,6 +59,12 @@ def main(argv=None):
     parser.add_argument("--backbone", default="minilm")
     parser.add_argument("--out", default="runs/continual-bench")
     parser.add_argument("--lora-learning-rate", type=float, default=None)
+    parser.add_argument(
+        "--record", default=None, metavar="METHOD",
+        help="write METHOD's average accuracy and BWT and the multitask "
+             "average accuracy into benchmarks/results.json "
+             "(continual_avg_accuracy, continual_bwt, "
+             "continual_multitask_avg_accuracy)")
     args = parser.parse_args(argv)
     out = pathlib.Path(args.out)
     results = {}
@@ -80,7 +86,30 @@ def main(argv=None):
         results[method] = json.loads(report.read_text())
     (out / "summary.json").write_text(json.dumps(results, indent=2) + "\n")
     print(table(results))
+    if args.record:
+        record(results, args.record, args.tasks, sys.argv[1:]
+               if argv is None else argv)
     return results
+
+
+def record(results, method, tasks, argv):
+    """Writes the three results.json keys from this comparison."""
+    from tfllm.utils.results import record_result
+
+    command = "python scripts/bench_continual.py " + " ".join(argv)
+    sequence = tasks.replace(",", " -> ")
+    chosen = results[method]
+    record_result("continual_avg_accuracy", chosen["average_accuracy"],
+                  f"average validation accuracy over the 4 tasks after the "
+                  f"last one ({sequence}), method {method}", command)
+    record_result("continual_bwt", chosen["backward_transfer"],
+                  f"backward transfer (Lopez-Paz & Ranzato 2017), accuracy "
+                  f"as a fraction, method {method}, {sequence}", command)
+    if "multitask" in results:
+        record_result("continual_multitask_avg_accuracy",
+                      results["multitask"]["average_accuracy"],
+                      f"average validation accuracy of one multitask run on "
+                      f"all tasks ({sequence}): the upper bound", command)
 
 
 if __name__ == "__main__":
