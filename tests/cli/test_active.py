@@ -45,3 +45,7 @@ def test_select_then_add_labels(tmp_path):
     state = ActiveLearningState.load(run)
     assert state.labelled == [[i, "cash"] for i in sent]
     assert state.pending == [] and state.round == 1
+    # The pool must be the same one every round (ids are its positions).
+    other = [f if f != "3" else "4" for f in flags]
+    with pytest.raises(UserInputError, match=r"seed 3 \(now 4\)"):
+        main(["select", *other, "--output", str(batch)])

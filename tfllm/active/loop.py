@@ -32,7 +32,9 @@ STRATEGY_NAMES = tuple(STRATEGIES) + ("sequence_least_confidence",)
 def check_strategy(name):
     """Raises ValueError naming the known strategies if `name` is not one."""
     if name not in STRATEGY_NAMES:
-        raise ValueError(f"unknown active learning strategy {name!r}; "
+        from tfllm.data.errors import UserInputError
+
+        raise UserInputError(f"unknown active learning strategy {name!r}; "
                          f"known: {', '.join(STRATEGY_NAMES)}")
 
 
@@ -210,7 +212,9 @@ def run_active_learning(learner, pool, oracle, evaluation, strategy,
     if state.settings and state.settings != settings:
         differ = sorted(k for k in settings
                         if state.settings.get(k) != settings[k])
-        raise ValueError(f"{run_dir} holds a run with other settings "
+        from tfllm.data.errors import UserInputError
+
+        raise UserInputError(f"{run_dir} holds a run with other settings "
                          f"({', '.join(differ)}); use another run folder")
     state.settings = settings
     if not state.labelled:

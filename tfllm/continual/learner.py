@@ -28,6 +28,7 @@ import numpy as np
 from tfllm.config import help_field as _help
 from tfllm.continual import metrics
 from tfllm.continual.tasks import CLASSIFICATION
+from tfllm.data.errors import UserInputError
 
 METHODS = ("sequential", "replay", "ewc", "lora", "multitask")
 
@@ -53,7 +54,7 @@ class ContinualConfig:
     replay_size: int = _help("replay: examples kept in the reservoir "
                              "memory", 1000)
     replay_batch_size: Optional[int] = _help(
-        "replay: memory examples added to each batch (default: "
+        "replay: memory examples added to each batch (none: as many as "
         "--batch-size)")
     ewc_lambda: float = _help("ewc: strength lambda of the quadratic "
                               "penalty", 1e4)
@@ -75,14 +76,14 @@ class ContinualConfig:
 
     def __post_init__(self):
         if self.method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS}, got "
+            raise UserInputError(f"method must be one of {METHODS}, got "
                              f"{self.method!r}")
         for name in ("epochs", "batch_size", "max_length", "lora_rank"):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got "
+                raise UserInputError(f"{name} must be >= 1, got "
                                  f"{getattr(self, name)}")
         if self.replay_size < 0 or self.fisher_examples < 1:
-            raise ValueError("replay_size must be >= 0 and fisher_examples "
+            raise UserInputError("replay_size must be >= 0 and fisher_examples "
                              ">= 1")
 
     def get_config(self):
@@ -227,13 +228,13 @@ class ContinualLearner:
                  word_splitter="whitespace", backbone_model=None,
                  tokenizer=None, log=None, writer=None, state_dir=None):
         if not tasks:
-            raise ValueError("a continual run needs at least one task")
+            raise UserInputError("a continual run needs at least one task")
         names = [t.name for t in tasks]
         if len(set(names)) != len(names):
-            raise ValueError(f"task names must be unique, got {names}")
+            raise UserInputError(f"task names must be unique, got {names}")
         kinds = {t.kind for t in tasks}
         if len(kinds) != 1:
-            raise ValueError(f"all tasks of a sequence must be of one kind, "
+            raise UserInputError(f"all tasks of a sequence must be of one kind, "
                              f"got {sorted(kinds)}")
         self.tasks = list(tasks)
         self.kind = kinds.pop()
@@ -282,7 +283,7 @@ class ContinualLearner:
             if self.config.freeze_embeddings:
                 embedding = getattr(backbone, "token_embedding", None)
                 if embedding is None:
-                    raise ValueError(f"{type(backbone).__name__} has no "
+                    raise UserInputError(f"{type(backbone).__name__} has no "
                                      f"token_embedding to freeze")
                 embedding.trainable = False
             self.shared_variables = list(backbone.trainable_variables)
@@ -638,7 +639,9 @@ class ContinualLearner:
             memory = self.memory  # the restored replay memory
             start = done + 1
             self.log(f"resumed after task {done + 1}/{count} "
-                     f"({self.tasks[done].name}) from {self.state_dir}")
+                     f"({self.tasks[done].name}) from {self.state_dir}"
+                     + ("; every task is trained already, nothing left to "
+                        "train" if start == count else ""))
         for i in range(start, count):
             task = self.tasks[i]
             label = f"[{config.method}] task {i + 1}/{count} {task.name}"
@@ -649,7 +652,7 @@ class ContinualLearner:
                                              memory, label))
             if memory is not None:
                 memory.extend(self._examples(i))
-            if self.penalty is not None:
+            if self.penalty is not None and i < count - 1:
                 started = time.perf_counter()
                 self.penalty.add_task(
                     self._fisher(i), [v.numpy() for v in

@@ -39,8 +39,7 @@ def plot_matrix(result, path):
                           va="center", color="white" if matrix[i, j] < 0.6
                           else "black", fontsize=9)
     label = "accuracy" if result.metric == "accuracy" else "entity F1"
-    axes.set_title(f"{result.method}: {label} on each task's evaluation "
-                   f"split")
+    axes.set_title(f"{result.method}: {label} (validation)", fontsize=10)
     figure.colorbar(image, ax=axes, fraction=0.04)
     figure.tight_layout()
     with atomic_path(path) as temp:
@@ -82,18 +81,22 @@ def format_summary(summary):
     """A few lines for the console: `R` as a table, then the figures."""
     tasks = summary["tasks"]
     width = max(len(t) for t in tasks) + 2
-    lines = [" " * 18 + "".join(f"{t:>{width}}" for t in tasks)]
     names = ["multitask"] if summary["method"] == "multitask" else \
         [f"after {t}" for t in tasks]
+    first = max(len(n) for n in names) + 1
+    lines = [" " * first + "".join(f"{t:>{width}}" for t in tasks)]
     for name, row in zip(names, summary["R"]):
-        lines.append(f"{name[:17]:<18}" + "".join(
+        lines.append(f"{name:<{first}}" + "".join(
             f"{'-' if v is None else f'{v:.4f}':>{width}}" for v in row))
     lines.append(f"average {summary['metric']} at the end: "
                  f"{summary['average_accuracy']:.4f}")
     if summary["method"] != "multitask":
         lines.append(f"backward transfer (BWT): "
                      f"{summary['backward_transfer']:+.4f}; forgetting: "
-                     f"{summary['forgetting']:.4f}")
+                     f"{summary['forgetting']:.4f}"
+                     + ("" if summary.get("forward_transfer") is None else
+                        f"; forward transfer: "
+                        f"{summary['forward_transfer']:+.4f}"))
     if summary.get("routed"):
         routed = summary["routed"]
         lines.append(f"task id predicted by the router: average "

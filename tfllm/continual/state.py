@@ -14,6 +14,8 @@ import pickle
 
 import numpy as np
 
+from tfllm.data.errors import UserInputError
+
 from tfllm.utils.atomic import atomic_path
 
 FOLDER = "continual_state"
@@ -73,11 +75,17 @@ def load_state(learner, run_dir):
         return None, None
     meta = json.loads((folder / "state.json").read_text())
     names = [t.name for t in learner.tasks]
-    if meta["tasks"] != names or meta["config"] != \
-            learner.config.get_config():
-        raise ValueError(f"{folder / 'state.json'}: written for tasks "
-                         f"{meta['tasks']} and other settings than this "
-                         f"run's ({names}); use a new --run-name")
+    config = learner.config.get_config()
+    differ = [f"{key} {meta['config'].get(key)!r} (now {value!r})"
+              for key, value in config.items()
+              if meta["config"].get(key) != value]
+    if meta["tasks"] != names:
+        differ.insert(0, f"tasks {meta['tasks']} (now {names})")
+    if differ:
+        raise UserInputError(
+            f"{folder / 'state.json'}: this run folder was trained with "
+            f"other settings: " + "; ".join(differ) + ". Rerun with those "
+            f"settings to resume, or use a new --run-name")
     learner.model.load_weights(str(folder / "model.weights.h5"))
     with open(folder / "state.pkl", "rb") as handle:
         extra = pickle.load(handle)

@@ -13,6 +13,8 @@ from typing import List, Optional
 
 import numpy as np
 
+from tfllm.data.errors import UserInputError
+
 CLASSIFICATION = "classification"
 TOKEN_CLASSIFICATION = "token_classification"
 KINDS = (CLASSIFICATION, TOKEN_CLASSIFICATION)
@@ -45,28 +47,28 @@ class ContinualTask:
 
     def __post_init__(self):
         if self.kind not in KINDS:
-            raise ValueError(f"task {self.name!r}: kind must be one of "
+            raise UserInputError(f"task {self.name!r}: kind must be one of "
                              f"{KINDS}, got {self.kind!r}")
         known = set(self.labels)
         for split, x, y in (("train", self.train_x, self.train_y),
                             ("eval", self.eval_x, self.eval_y)):
             if not x:
-                raise ValueError(f"task {self.name!r}: the {split} split "
+                raise UserInputError(f"task {self.name!r}: the {split} split "
                                  f"is empty")
             if len(x) != len(y):
-                raise ValueError(f"task {self.name!r}: {split} has "
+                raise UserInputError(f"task {self.name!r}: {split} has "
                                  f"{len(x)} inputs but {len(y)} labels")
             for i, label in enumerate(y):
                 values = label if self.kind == TOKEN_CLASSIFICATION \
                     else [label]
                 if self.kind == TOKEN_CLASSIFICATION and \
                         len(values) != len(x[i]):
-                    raise ValueError(
+                    raise UserInputError(
                         f"task {self.name!r}: {split} sentence {i} has "
                         f"{len(x[i])} words but {len(values)} tags")
                 for value in values:
                     if value not in known:
-                        raise ValueError(
+                        raise UserInputError(
                             f"task {self.name!r}: {split} example {i} has "
                             f"label {value!r}, not one of {self.labels}")
 
@@ -114,7 +116,7 @@ def load_task(name, data_dir=None, max_train_examples=None,
 
         data = load_classification_dataset(name, data_dir)
         if data.multi_label:
-            raise ValueError(f"{name} is multi-label; continual tasks are "
+            raise UserInputError(f"{name} is multi-label; continual tasks are "
                              f"single-label classification or NER")
         train = _subsample(data.train.texts, data.train.labels,
                            max_train_examples, rng)
@@ -135,8 +137,10 @@ def load_task(name, data_dir=None, max_train_examples=None,
                                 max_eval_examples, rng)
         return ContinualTask(name, TOKEN_CLASSIFICATION, list(data.labels),
                              *train, *evaluation)
-    raise ValueError(f"unknown dataset {name!r}; expected one of "
-                     f"{sorted(DATASETS) + sorted(NER_DATASETS)}")
+    known = sorted(DATASETS) + sorted(n for n in NER_DATASETS
+                                      if n != "char_bio")
+    raise UserInputError(f"unknown dataset {name!r}; expected one of "
+                         f"{known} (comma-separated in --tasks)")
 
 
 @dataclasses.dataclass

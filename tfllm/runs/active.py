@@ -185,11 +185,25 @@ def select(config, batch_file):
     pool, _, evaluation, _, learner = load_task(config)
     run_dir = pathlib.Path(config.run_dir)
     state = ActiveLearningState.load(run_dir)
+    # Pool ids are positions in the (seeded, limited) pool: the pool must be
+    # the same one every round, or labels would land on other texts.
+    pool_settings = {"dataset": config.dataset, "data_dir": config.data_dir,
+                     "limit_pool": config.limit_pool, "seed": config.seed,
+                     "pool_size": len(pool)}
+    if state.settings:
+        differ = [f"{key} {state.settings.get(key)!r} (now {value!r})"
+                  for key, value in pool_settings.items()
+                  if state.settings.get(key) != value]
+        if differ:
+            raise UserInputError(
+                f"{run_dir / 'state.json'}: this run's pool was built with "
+                + "; ".join(differ) + ". Give the same settings (the ids "
+                "in the batch files are positions in that pool)")
     if state.pending:
         raise UserInputError(
             f"{run_dir}: {len(state.pending)} items sent out are not "
-            "labelled yet; add them with `tfllm active add-labels FILE "
-            f"--run-dir {run_dir}` first")
+            "labelled yet; add them with `tfllm active add-labels --batch "
+            f"FILE --run-dir {run_dir}` first")
     if not state.labelled:
         chosen = random_sampling(len(pool), config.seed_size,
                                  [config.seed, 0]).tolist()
@@ -214,7 +228,7 @@ def select(config, batch_file):
         print(f"round {state.round}: {len(positions)} labels, "
               f"{learner.metric_name} {metric:.4f}")
     state.pending = chosen
-    state.settings = {"dataset": config.dataset, "labels": learner.labels}
+    state.settings = dict(pool_settings, labels=learner.labels)
     state.save(run_dir)
     path = write_batch(batch_file.output, chosen, [pool[i] for i in chosen])
     print(f"wrote {len(chosen)} items to label to {path}")
@@ -248,7 +262,7 @@ def add_labels(args):
 
     if not args.batch:
         raise UserInputError("give the labelled batch file: `tfllm active "
-                             "add-labels BATCH.jsonl --run-dir RUN`")
+                             "add-labels --batch BATCH.jsonl --run-dir RUN`")
     state = ActiveLearningState.load(args.run_dir)
     if not state.pending:
         raise UserInputError(f"{args.run_dir}: no batch is waiting for "

@@ -25,9 +25,10 @@ class ContinualData:
         "chnsenticorp, ...) or NER datasets (conll2003, cluener2020, "
         "weibo_ner), not mixed", "sst2,fpb-allagree,banking77")
     max_train_examples: Optional[int] = _help(
-        "seeded subsample of each task's training split (default: all)")
+        "seeded subsample of each task's training split (none: all of it)")
     max_eval_examples: Optional[int] = _help(
-        "seeded subsample of each task's validation split (default: all)")
+        "seeded subsample of each task's validation split (none: all of "
+        "it)")
     data_seed: int = _help("seed of those subsamples", 0)
     backbone: str = _help("minilm (English), multilingual-e5-small "
                           "(Chinese and English), or a checkpoint folder",
@@ -38,7 +39,7 @@ class ContinualData:
     precision: str = _help("fp32, mixed_bfloat16 (fast on CPUs with "
                            "bfloat16 units and on TPUs) or mixed_float16 "
                            "(GPUs)", "fp32")
-    output_dir: str = "runs"
+    output_dir: str = _help("folder of the run folders", "runs")
     run_name: Optional[str] = _help("run folder name (default: "
                                     "continual-<method>-<time>); an "
                                     "existing one resumes after its last "
@@ -66,14 +67,19 @@ def run(data, config):
     set_precision(data.precision)
     names = [n.strip() for n in data.tasks.split(",") if n.strip()]
     if not names:
-        raise ValueError("--tasks names no dataset")
-    run_dir = pathlib.Path(data.output_dir) / (
-        data.run_name or time.strftime(f"continual-{config.method}-"
-                                       f"%Y%m%d-%H%M%S"))
-    write_run_config(run_dir, data, config)
+        from tfllm.data.errors import UserInputError
+
+        raise UserInputError("--tasks names no dataset")
+    # Load every task first: a bad name or file leaves no run folder.
     tasks = [load_task(name, None, data.max_train_examples,
                        data.max_eval_examples, data.data_seed)
              for name in names]
+    if not data.run_name:
+        data = dataclasses.replace(data, run_name=time.strftime(
+            f"continual-{config.method}-%Y%m%d-%H%M%S"))
+    run_dir = pathlib.Path(data.output_dir) / data.run_name
+    # config.yaml names the run folder: `--config` of it resumes there.
+    write_run_config(run_dir, data, config)
     for task in tasks:
         print(f"task {task.name}: {len(task.train_x)} training and "
               f"{len(task.eval_x)} validation examples, "
