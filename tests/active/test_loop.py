@@ -149,3 +149,17 @@ def test_one_tiny_real_model_round():
     assert samples.shape == (2, 3, 2)
     assert not np.allclose(samples[0], samples[1])
     assert learner.embeddings(CLS_TEXTS[:3]).shape == (3, 16)
+    # A cold-start round clears Keras' session before building the next
+    # model (six strategies x six rounds once grew one process past 15 GB)
+    # and keeps the global dtype policy that clear_session resets.
+    import keras
+
+    keras.backend.get_uid("probe")
+    keras.backend.get_uid("probe")
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        learner.fit(CLS_TEXTS[:2], ["positive", "negative"])
+        assert keras.backend.get_uid("probe") == 1  # the session was reset
+        assert keras.config.dtype_policy().name == "mixed_bfloat16"
+    finally:
+        keras.config.set_dtype_policy("float32")
