@@ -48,6 +48,7 @@ def table(results):
 
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
+    given = list(argv)
     extra = []
     if "--" in argv:
         cut = argv.index("--")
@@ -87,8 +88,7 @@ def main(argv=None):
     (out / "summary.json").write_text(json.dumps(results, indent=2) + "\n")
     print(table(results))
     if args.record:
-        record(results, args.record, args.tasks, sys.argv[1:]
-               if argv is None else argv)
+        record(results, args.record, args.tasks, given)
     return results
 
 
