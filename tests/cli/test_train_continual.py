@@ -27,17 +27,17 @@ def test_train_continual_writes_matrix_heat_map_and_logs(
     monkeypatch.setenv("TFLLM_DATA_DIR", str(tmp_path))
     run_dir = tfllm_main([
         "train", "continual", "--tasks", "sst2,banking77", "--method",
-        "replay", "--replay-size", "4", "--backbone", str(tiny_preset),
+        "multitask", "--backbone", str(tiny_preset),
         "--epochs", "1", "--batch-size", "4", "--max-length", "16",
-        "--output-dir", str(tmp_path / "runs"), "--run-name", "seq"])
+        "--output-dir", str(tmp_path / "runs"), "--run-name", "mt"])
     report = json.loads((run_dir / "continual.json").read_text())
     assert report["tasks"] == ["sst2", "banking77"]
-    assert report["method"] == "replay"
+    assert report["method"] == "multitask"
     R = report["R"]
-    assert R[0][0] is not None and R[1][0] is not None
-    assert report["backward_transfer"] == (R[1][0] - R[0][0])
+    assert len(R) == 1 and len(R[0]) == 2  # one row: all tasks at once
+    assert report["average_accuracy"] == sum(R[0]) / 2
     png = (run_dir / "continual_R.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     assert list((run_dir / "logs").glob("events.out.tfevents.*"))
     config = (run_dir / "config.yaml").read_text()
-    assert "replay_size: 4" in config
+    assert "method: multitask" in config

@@ -86,11 +86,7 @@ def test_lora_keeps_the_backbone_and_restores_each_task_exactly():
     assert routed["routing_accuracy"][0] == 1.0  # one task: always right
 
 
-def test_multitask_is_one_row_and_ewc_adds_a_penalty():
-    result = _learner("multitask", epochs=1).run()
-    assert result.R.shape == (1, 2)
-    assert result.summary()["average_accuracy"] == pytest.approx(
-        result.R[0].mean())
+def test_ewc_adds_a_penalty_after_each_task_but_the_last():
     learner = _learner("ewc", fisher_examples=4, ewc_lambda=10.0, epochs=1)
     learner.run()
     # Fisher after every task but the last (nothing follows it)
