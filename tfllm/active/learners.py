@@ -47,7 +47,34 @@ def _length_batches(items, batch_size):
         yield order[start:start + batch_size]
 
 
-class TextClassificationLearner:
+class _PoolLearner:
+    """What both learners keep: the settings and the model of the last
+    round (see the subclasses for the arguments)."""
+
+    def __init__(self, labels, backbone, max_length, epochs, batch_size,
+                 learning_rate, seed, predict_batch_size, model_factory):
+        self.labels = list(labels)
+        self.backbone = backbone
+        self.max_length = max_length
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.seed = seed
+        self.predict_batch_size = predict_batch_size
+        self.model_factory = model_factory
+        self.model = None
+        self._functions = {}
+
+    def _start_round(self, warm_start):
+        """A new model from the pretrained weights (the last one released)
+        unless `warm_start` and there is one; traced functions reset."""
+        if self.model is None or not warm_start:
+            release_model(self)
+            self.model = self._new_model()
+        self._functions = {}
+
+
+class TextClassificationLearner(_PoolLearner):
     """A `tfllm.TextClassifier` fine-tuned on the labelled texts.
 
     Each `fit` builds `TextClassifier.from_pretrained(backbone, labels)`
@@ -74,17 +101,9 @@ class TextClassificationLearner:
     def __init__(self, labels, backbone="minilm", max_length=64, epochs=5,
                  batch_size=16, learning_rate=1e-4, seed=0,
                  predict_batch_size=128, model_factory=None):
-        self.labels = list(labels)
-        self.backbone = backbone
-        self.max_length = max_length
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.seed = seed
-        self.predict_batch_size = predict_batch_size
-        self.model_factory = model_factory
-        self.model = None
-        self._functions = {}
+        super().__init__(labels, backbone, max_length, epochs, batch_size,
+                         learning_rate, seed, predict_batch_size,
+                         model_factory)
 
     def _new_model(self):
         if self.model_factory is not None:
@@ -101,10 +120,7 @@ class TextClassificationLearner:
         Returns:
             self.
         """
-        if self.model is None or not warm_start:
-            release_model(self)
-            self.model = self._new_model()
-        self._functions = {}
+        self._start_round(warm_start)
         # The best epoch is picked on (at most 64 of) the labelled items
         # themselves: the validation split must not choose the model, and
         # scoring every labelled item each epoch would cost a pass more.
@@ -184,7 +200,7 @@ class TextClassificationLearner:
         return float(np.mean(probabilities.argmax(axis=1) == gold))
 
 
-class TokenClassificationLearner:
+class TokenClassificationLearner(_PoolLearner):
     """A `tfllm.TokenClassifier` (NER) fine-tuned on labelled sentences.
 
     Inputs are word lists, labels IOB2 tag lists. Each `fit` starts from
@@ -213,18 +229,10 @@ class TokenClassificationLearner:
     def __init__(self, labels, backbone="minilm", head="crf", max_length=128,
                  epochs=5, batch_size=16, learning_rate=1e-4, seed=0,
                  predict_batch_size=64, model_factory=None):
-        self.labels = list(labels)
-        self.backbone = backbone
         self.head = head
-        self.max_length = max_length
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.seed = seed
-        self.predict_batch_size = predict_batch_size
-        self.model_factory = model_factory
-        self.model = None
-        self._functions = {}
+        super().__init__(labels, backbone, max_length, epochs, batch_size,
+                         learning_rate, seed, predict_batch_size,
+                         model_factory)
 
     def _new_model(self):
         if self.model_factory is not None:
@@ -237,10 +245,7 @@ class TokenClassificationLearner:
 
     def fit(self, inputs, labels, warm_start=False):
         """Fine-tunes on word lists `inputs` and tag lists `labels`."""
-        if self.model is None or not warm_start:
-            release_model(self)
-            self.model = self._new_model()
-        self._functions = {}
+        self._start_round(warm_start)
         pairs = [(list(w), list(t)) for w, t in zip(inputs, labels)]
         self.model.fit(pairs, validation_data=pairs, epochs=self.epochs,
                        batch_size=self.batch_size,
