@@ -49,7 +49,14 @@ def test_sequential_leaves_old_heads_alone():
         return original(examples, head_ids, memory, label)
 
     learner._train_phase = spy
+    lines = []
+    learner.log = lines.append
     result = learner.run()
+    # progress within an epoch: 12 examples in batches of 4 are 3 steps, a
+    # line after each step but the last
+    steps = [line.split(" step ")[1].split(" ")[0] for line in lines
+             if " step " in line and "task 1/2" in line and "epoch 1/" in line]
+    assert steps == ["1/3", "2/3"]
     np.testing.assert_array_equal(before["head"],
                                   learner.model.heads[0].kernel.numpy())
     summary = result.summary()
@@ -178,3 +185,4 @@ def stopped_row(run_dir):
 
     with open(run_dir / "continual_state" / "state.pkl", "rb") as handle:
         return pickle.load(handle)["progress"]["R"][0, 0]
+

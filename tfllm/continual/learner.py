@@ -349,6 +349,7 @@ class ContinualLearner:
         """Trains on `examples` (list of example tuples) for the configured
         epochs; returns the seconds it took."""
         from tfllm.training.optimizers import make_adamw
+        from tfllm.training.progress import format_duration
 
         config = self.config
         rng = np.random.default_rng(config.seed + len(label))
@@ -362,10 +363,12 @@ class ContinualLearner:
         penalty = self.penalty if config.method == "ewc" else None
         step = self._step_function(variables, optimizer, head_ids, penalty)
         replay_count = config.replay_batch_size or config.batch_size
+        every = max(1, steps_per_epoch // 10)  # a progress line per ~10%
         start = time.perf_counter()
         for epoch in range(config.epochs):
             order = rng.permutation(len(examples))
             losses, seen = [], 0
+            epoch_start = time.perf_counter()
             for s in range(steps_per_epoch):
                 batch = [examples[i] for i in
                          order[s * config.batch_size:
@@ -379,6 +382,15 @@ class ContinualLearner:
                 losses.append(loss)
                 seen += len(batch)
                 self._global_step += 1
+                if (s + 1) % every == 0 and s + 1 < steps_per_epoch:
+                    elapsed = time.perf_counter() - epoch_start
+                    left = elapsed / (s + 1) * (steps_per_epoch - s - 1)
+                    self.log(f"{label} epoch {epoch + 1}/{config.epochs} "
+                             f"step {s + 1}/{steps_per_epoch} "
+                             f"({100 * (s + 1) // steps_per_epoch}%) loss "
+                             f"{np.mean(losses):.4f} elapsed "
+                             f"{format_duration(elapsed)} ETA "
+                             f"{format_duration(left)}")
                 if self.writer is not None and self._global_step % 20 == 0:
                     import tensorflow as tf
 
